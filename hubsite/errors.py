@@ -1,0 +1,90 @@
+"""The one error shape of the Hub: ``{"error": "<message>", "code": "<machine code>"}``.
+
+Every API failure goes through :func:`api_exception_handler`; plain Django 404/500 pages go through
+:func:`not_found` and :func:`server_error`. Clients never see a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class HubError(APIException):
+    status_code: int = status.HTTP_500_INTERNAL_SERVER_ERROR
+    default_detail = "The Hub could not complete the request."
+    default_code = "hub_error"
+
+
+class ModelDisabled(HubError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "model_disabled"
+
+
+class ModelLoadFailed(HubError):
+    default_code = "model_load_failed"
+
+
+class ModelFailed(HubError):
+    default_code = "model_error"
+
+
+class ModelBadOutput(HubError):
+    default_code = "model_bad_output"
+
+
+class InvalidLabelConfig(HubError):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_label_config"
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[str]:
+    if isinstance(detail, dict):
+        return [msg for key, value in detail.items() for msg in _flatten(value, f"{prefix}{key}.")]
+    if isinstance(detail, list):
+        return [msg for item in detail for msg in _flatten(item, prefix)]
+    return [f"{prefix.rstrip('.')}: {detail}" if prefix else str(detail)]
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        # Unexpected: log it with its traceback for operators, answer in our shape without it.
+        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
+        return Response(
+            {"error": "Internal server error.", "code": "server_error"},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    if isinstance(exc, ValidationError):
+        body: dict[str, Any] = {
+            "error": "Invalid request: " + "; ".join(_flatten(exc.detail)),
+            "code": "invalid",
+        }
+        if isinstance(exc.detail, dict):
+            body["fields"] = exc.detail
+    elif isinstance(exc, APIException):
+        codes = exc.get_codes()
+        body = {"error": str(exc.detail), "code": codes if isinstance(codes, str) else exc.default_code}
+    else:  # Http404 / PermissionDenied turned into responses by DRF
+        body = {
+            "error": str(response.data.get("detail", exc)),
+            "code": "not_found" if response.status_code == 404 else "error",
+        }
+    response.data = body
+    return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return JsonResponse({"error": f"No such endpoint: {request.path}", "code": "not_found"}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"error": "Internal server error.", "code": "server_error"}, status=500)

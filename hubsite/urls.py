@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from hubsite.health import gateway_health
+
+urlpatterns = [
+    path("health", gateway_health, name="gateway-health"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("ml/<slug:slug>", include("inference.urls")),
+]
+
+handler404 = "hubsite.errors.not_found"
+handler500 = "hubsite.errors.server_error"

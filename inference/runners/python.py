@@ -1,0 +1,139 @@
+"""The ``python`` kind: a model class written with our SDK, run in the web worker's process."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.module_loading import import_string
+
+from hubsite.errors import ModelFailed, ModelLoadFailed
+from inference.predictions import normalize_model_output
+from inference.runners.base import PredictCall, Prediction
+from inference.runners.instance_cache import InstanceCache
+from inference.sdk.binding import HubBinding, bound
+from inference.sdk.state import MemoryStateStore, StateStore
+from registry.backends import CheckResult, register_backend
+from registry.label_config import config_hash
+from registry.models import ModelProject, ModelState, RegisteredModel
+
+logger = logging.getLogger(__name__)
+
+_instances = InstanceCache(size=lambda: settings.HUB_MODEL_CACHE_SIZE)
+
+
+class DatabaseStateStore:
+    """``get``/``set`` of one model in one project, in the ModelState table."""
+
+    def __init__(self, model_project_id: int) -> None:
+        self._model_project_id = model_project_id
+
+    def get(self, key: str) -> str | None:
+        return (
+            ModelState.objects.filter(model_project_id=self._model_project_id, key=key)
+            .values_list("value", flat=True)
+            .first()
+        )
+
+    def set(self, key: str, value: str) -> None:
+        ModelState.objects.update_or_create(
+            model_project_id=self._model_project_id, key=key, defaults={"value": value}
+        )
+
+
+def load_model_class(model: RegisteredModel) -> type[Any]:
+    try:
+        cls = import_string(model.import_path)
+    except ImportError as exc:
+        raise ModelLoadFailed(f"Model {model.slug}: cannot import {model.import_path!r}: {exc}") from exc
+    if not isinstance(cls, type) or not callable(getattr(cls, "predict", None)):
+        raise ModelLoadFailed(
+            f"Model {model.slug}: {model.import_path!r} is not a model class with a predict method."
+        )
+    return cls
+
+
+def build_instance(
+    model: RegisteredModel,
+    *,
+    state: StateStore,
+    project_id: str | None,
+    label_config: str | None,
+    parsed_config: dict[str, Any] | None,
+) -> Any:
+    cls = load_model_class(model)
+    binding = HubBinding(
+        state=state, model_version=model.model_version, params=model.params, parsed_label_config=parsed_config
+    )
+    try:
+        with bound(binding):
+            return cls(project_id=project_id, label_config=label_config)
+    except Exception as exc:
+        logger.exception("Building model %s (%s) failed", model.slug, model.import_path)
+        raise ModelLoadFailed(
+            f"Model {model.slug}: building {cls.__name__} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def instance_for(
+    model: RegisteredModel, link: ModelProject | None, label_config: str, parsed: dict[str, Any]
+) -> Any:
+    """The cached instance for this model version, project and config; built on first use in this worker."""
+    key = (model.pk, model.version, model.import_path, link.pk if link else None, config_hash(label_config))
+    return _instances.get_or_build(
+        key,
+        lambda: build_instance(
+            model,
+            state=DatabaseStateStore(link.pk) if link else MemoryStateStore(),
+            project_id=str(link.project.ls_project_id) if link else None,
+            label_config=label_config,
+            parsed_config=parsed,
+        ),
+    )
+
+
+@register_backend
+class PythonRunner:
+    kind = "python"
+    label = "Python model (SDK class)"
+
+    def validate(self, model: RegisteredModel) -> None:
+        path = model.import_path.strip()
+        if "." not in path or any(not part.isidentifier() for part in path.split(".")):
+            raise ValidationError(
+                {"import_path": "Give the dotted path of the model class, e.g. package.module.ClassName."}
+            )
+
+    def describe(self, model: RegisteredModel) -> str:
+        return model.import_path.rsplit(".", 1)[-1]
+
+    def check(self, model: RegisteredModel) -> CheckResult:
+        started = time.perf_counter()
+        try:
+            instance = build_instance(
+                model, state=MemoryStateStore(), project_id=None, label_config=None, parsed_config=None
+            )
+        except ModelLoadFailed as exc:
+            return CheckResult(
+                ok=False, latency_ms=(time.perf_counter() - started) * 1000, message=str(exc.detail)
+            )
+        latency_ms = (time.perf_counter() - started) * 1000
+        name = type(instance).__name__
+        return CheckResult(
+            ok=True,
+            latency_ms=latency_ms,
+            message=f"Loaded {name} in {latency_ms:.0f} ms.",
+            details={"class": name},
+        )
+
+    def predict(self, call: PredictCall) -> list[list[Prediction]]:
+        instance = instance_for(call.model, call.link, call.label_config, call.parsed_config)
+        try:
+            output = instance.predict(call.tasks, context=call.context, **call.params)
+        except Exception as exc:
+            logger.exception("Model %s failed to predict %d task(s)", call.model.slug, len(call.tasks))
+            raise ModelFailed(f"Model {call.model.slug} failed: {type(exc).__name__}: {exc}") from exc
+        return normalize_model_output(output, len(call.tasks), model_slug=call.model.slug)

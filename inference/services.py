@@ -1,0 +1,186 @@
+"""The protocol's logic: what /health, /setup, /predict, /webhook and friends do for one model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from hubsite.errors import HubError, InvalidLabelConfig
+from inference.predictions import Prediction, prediction_score
+from inference.runners.base import PredictCall, Runner
+from inference.validation import check_regions
+from registry.backends import get_backend
+from registry.label_config import LabelConfigError, ParsedConfig, label_config_parse
+from registry.models import ModelProject, RegisteredModel, WebhookEvent
+from registry.project_uid import ProjectUid
+from registry.selectors import enabled_model_get, registered_model_get
+from registry.services import (
+    model_project_link,
+    model_project_set_extra_params,
+    model_record_predictions,
+    project_for_predict,
+    project_record_setup,
+    webhook_event_store,
+)
+
+# Events that change what a model should learn; the rest of Label Studio's chatter is acknowledged only.
+LEARNING_ACTIONS = frozenset(
+    {
+        "ANNOTATION_CREATED",
+        "ANNOTATIONS_CREATED",
+        "ANNOTATION_UPDATED",
+        "ANNOTATION_DELETED",
+        "ANNOTATIONS_DELETED",
+        "START_TRAINING",
+    }
+)
+
+
+def _parse_config(label_config: str) -> ParsedConfig:
+    try:
+        return label_config_parse(label_config)
+    except LabelConfigError as exc:
+        raise InvalidLabelConfig(str(exc)) from exc
+
+
+def _runner(model: RegisteredModel) -> Runner:
+    return cast(Runner, get_backend(model.kind))
+
+
+def model_health(*, slug: str) -> dict[str, Any]:
+    """Answered from the database alone: Label Studio allows /health one second."""
+    model = enabled_model_get(slug=slug)
+    return {
+        "status": "UP",
+        "model_class": get_backend(model.kind).describe(model),
+        "model_version": model.model_version,
+    }
+
+
+def model_setup(
+    *,
+    slug: str,
+    uid: ProjectUid | None,
+    schema: str | None,
+    hostname: str | None,
+    access_token: str | None,
+    extra_params: Any,
+) -> str:
+    """Record the project and its config; never builds the model (Label Studio allows /setup 3 s)."""
+    model = enabled_model_get(slug=slug)
+    if uid is not None:
+        parsed = _parse_config(schema) if schema else {}
+        project = project_record_setup(
+            hostname=(hostname or "").rstrip("/"),
+            access_token=access_token or "",
+            uid=uid,
+            label_config=schema or "",
+            parsed=parsed,
+        )
+        link = model_project_link(model=model, project=project)
+        model_project_set_extra_params(link=link, extra_params=extra_params)
+    elif schema:
+        _parse_config(schema)
+    return model.model_version
+
+
+def _finish_prediction(prediction: Prediction, parsed: ParsedConfig, version: str) -> tuple[Prediction, int]:
+    checked = check_regions(prediction.get("result"), parsed)
+    score = prediction_score({"score": prediction.get("score"), "result": checked.kept})
+    return {"result": checked.kept, "score": score, "model_version": version}, checked.dropped
+
+
+def model_predict(
+    *,
+    slug: str,
+    tasks: list[dict[str, Any]],
+    uid: ProjectUid | None,
+    label_config: str | None,
+    params: dict[str, Any],
+) -> list[Prediction | list[Prediction]]:
+    """One entry per task, in task order, each with the version /setup reported."""
+    model = enabled_model_get(slug=slug)
+    parsed = _parse_config(label_config) if label_config else None
+    link: ModelProject | None = None
+    if uid is not None:
+        project = project_for_predict(uid=uid, label_config=label_config, parsed=parsed)
+        link = model_project_link(model=model, project=project)
+        if not label_config and project.label_config:
+            label_config, parsed = project.label_config, project.parsed_label_config
+    if not label_config or parsed is None:
+        parsed, label_config = {}, label_config or "<View></View>"
+    context = params.get("context")
+    call = PredictCall(
+        model=model,
+        link=link,
+        label_config=label_config,
+        parsed_config=parsed,
+        tasks=tasks,
+        context=context,
+        params={k: v for k, v in params.items() if k not in ("context", "tasks")},
+    )
+    try:
+        per_task = _runner(model).predict(call)
+    except HubError:
+        model_record_predictions(model=model, link=link, predictions=0, dropped=0, errors=1)
+        raise
+
+    results: list[Prediction | list[Prediction]] = []
+    dropped_total = 0
+    for predictions in per_task:
+        finished = []
+        for prediction in predictions:
+            done, dropped = _finish_prediction(prediction, parsed, model.model_version)
+            finished.append(done)
+            dropped_total += dropped
+        if not finished:
+            finished = [{"result": [], "score": 0.0, "model_version": model.model_version}]
+        # Interactive suggestions are read from results[0].result: it must be one prediction, not a list.
+        results.append(finished[0] if len(finished) == 1 or context else finished)
+    model_record_predictions(model=model, link=link, predictions=len(tasks), dropped=dropped_total, errors=0)
+    return results
+
+
+def _project_uid_from_payload(project: dict[str, Any] | None) -> ProjectUid | None:
+    """Webhook payloads carry the project object; its id and created_at give Label Studio's project uid."""
+    if not project or not isinstance(project.get("id"), int):
+        return None
+    created_ts = 0
+    if isinstance(project.get("created_at"), str):
+        try:
+            created_ts = int(datetime.fromisoformat(project["created_at"].replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            created_ts = 0
+    return ProjectUid(project_id=project["id"], created_ts=created_ts)
+
+
+def model_webhook(*, slug: str, action: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Store learning events before acknowledging them; acknowledge everything else at once."""
+    model = registered_model_get(slug=slug)
+    if action not in LEARNING_ACTIONS:
+        return 200, {"status": "Unknown event", "action": action}
+    event, created = webhook_event_store(
+        model=model, action=action, payload=payload, uid=_project_uid_from_payload(payload.get("project"))
+    )
+    return 201, {"status": "ok", "result": None, "event": event.pk, "duplicate": not created}
+
+
+def model_train_legacy(*, slug: str, payload: dict[str, Any], uid: ProjectUid | None) -> WebhookEvent:
+    """Label Studio's pre-webhook ``/train``: stored like a START_TRAINING event."""
+    model = registered_model_get(slug=slug)
+    event, _ = webhook_event_store(model=model, action="START_TRAINING", payload=payload, uid=uid)
+    return event
+
+
+def model_versions(*, slug: str) -> list[str]:
+    return [registered_model_get(slug=slug).model_version]
+
+
+def model_metrics(*, slug: str) -> dict[str, Any]:
+    model = registered_model_get(slug=slug)
+    return {
+        "model_version": model.model_version,
+        "predictions_total": model.predictions_total,
+        "dropped_regions_total": model.dropped_regions_total,
+        "errors_total": model.errors_total,
+    }

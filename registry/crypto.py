@@ -1,0 +1,34 @@
+"""Encryption of secrets at rest (model server keys, Label Studio tokens).
+
+Keys come from ``settings.HUB_ENCRYPTION_KEYS``: the first encrypts, all decrypt, so a key is
+rotated by putting a new one in front and re-saving (see docs).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+@lru_cache(maxsize=1)
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
+def _current() -> MultiFernet:
+    return _fernet(tuple(settings.HUB_ENCRYPTION_KEYS))
+
+
+def encrypt(plaintext: str) -> str:
+    return _current().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return _current().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError(
+            "A stored secret cannot be decrypted with the configured HUB_ENCRYPTION_KEYS."
+        ) from exc

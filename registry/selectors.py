@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django.http import Http404
+
+from hubsite.errors import ModelDisabled
+from registry.models import Project, RegisteredModel
+from registry.project_uid import ProjectUid
+
+
+def registered_model_get(*, slug: str) -> RegisteredModel:
+    model = RegisteredModel.objects.filter(slug=slug).first()
+    if model is None:
+        raise Http404(f"No model is registered as {slug!r}.")
+    return model
+
+
+def enabled_model_get(*, slug: str) -> RegisteredModel:
+    model = registered_model_get(slug=slug)
+    if not model.enabled:
+        raise ModelDisabled(f"Model {slug!r} is disabled in the Hub's admin.")
+    return model
+
+
+def project_find(*, uid: ProjectUid) -> Project | None:
+    """The project with this id and creation time; Label Studio does not say which instance in /predict,
+    and the creation second tells instances apart, so the most recently seen one is taken."""
+    return (
+        Project.objects.select_related("instance")
+        .filter(ls_project_id=uid.project_id, created_ts=uid.created_ts)
+        .order_by("-last_seen_at")
+        .first()
+    )

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from registry.backends import CheckResult, get_backend
+from registry.label_config import ParsedConfig, config_hash
+from registry.models import (
+    LabelStudioInstance,
+    ModelProject,
+    ModelState,
+    Project,
+    RegisteredModel,
+    WebhookEvent,
+)
+from registry.project_uid import ProjectUid
+from registry.selectors import project_find
+
+
+def project_record_setup(
+    *, hostname: str, access_token: str, uid: ProjectUid, label_config: str, parsed: ParsedConfig
+) -> Project:
+    """Remember the Label Studio instance and project that called /setup, with its current config."""
+    with transaction.atomic():
+        instance, _ = LabelStudioInstance.objects.get_or_create(hostname=hostname)
+        if access_token and access_token != instance.access_token:
+            instance.access_token = access_token
+        instance.save()
+        project, _ = Project.objects.update_or_create(
+            instance=instance,
+            ls_project_id=uid.project_id,
+            created_ts=uid.created_ts,
+            defaults={
+                "label_config": label_config,
+                "parsed_label_config": parsed,
+                "config_hash": config_hash(label_config),
+            },
+        )
+    return project
+
+
+def project_for_predict(*, uid: ProjectUid, label_config: str | None, parsed: ParsedConfig | None) -> Project:
+    """The project a /predict names, created if /setup never came (interactive calls, test requests)."""
+    project = project_find(uid=uid)
+    if project is None:
+        instance, _ = LabelStudioInstance.objects.get_or_create(hostname="")
+        project, _ = Project.objects.get_or_create(
+            instance=instance, ls_project_id=uid.project_id, created_ts=uid.created_ts
+        )
+    if label_config and parsed is not None and project.config_hash != config_hash(label_config):
+        project.label_config = label_config
+        project.parsed_label_config = parsed
+        project.config_hash = config_hash(label_config)
+        project.save(update_fields=["label_config", "parsed_label_config", "config_hash", "last_seen_at"])
+    return project
+
+
+def model_project_link(*, model: RegisteredModel, project: Project) -> ModelProject:
+    try:
+        link, created = ModelProject.objects.get_or_create(model=model, project=project)
+    except IntegrityError:  # another worker linked them first
+        link, created = ModelProject.objects.get(model=model, project=project), False
+    if not created:
+        ModelProject.objects.filter(pk=link.pk).update(last_seen_at=timezone.now())
+    return link
+
+
+def model_project_set_extra_params(*, link: ModelProject, extra_params: Any) -> None:
+    """Keep Label Studio's extra_params where the SDK's ``extra_params`` reads them (a JSON string)."""
+    if extra_params in (None, ""):
+        ModelState.objects.filter(model_project=link, key="extra_params").delete()
+        return
+    value = extra_params if isinstance(extra_params, str) else json.dumps(extra_params)
+    ModelState.objects.update_or_create(model_project=link, key="extra_params", defaults={"value": value})
+
+
+def model_record_predictions(
+    *, model: RegisteredModel, link: ModelProject | None, predictions: int, dropped: int, errors: int
+) -> None:
+    counts = {
+        "predictions_total": F("predictions_total") + predictions,
+        "dropped_regions_total": F("dropped_regions_total") + dropped,
+        "errors_total": F("errors_total") + errors,
+    }
+    RegisteredModel.objects.filter(pk=model.pk).update(**counts)
+    if link is not None:
+        ModelProject.objects.filter(pk=link.pk).update(**counts)
+
+
+def model_check_connection(*, model: RegisteredModel) -> CheckResult:
+    """Load or call the model once and record the outcome on its row (without overwriting admin edits)."""
+    started = time.perf_counter()
+    try:
+        result = get_backend(model.kind).check(model)
+    except Exception as exc:  # a check must report, whatever the backend raised
+        result = CheckResult(
+            ok=False,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            message=f"{type(exc).__name__}: {exc}",
+        )
+    RegisteredModel.objects.filter(pk=model.pk).update(
+        last_check_ok=result.ok,
+        last_check_latency_ms=result.latency_ms,
+        last_check_error="" if result.ok else result.message,
+        last_checked_at=timezone.now(),
+    )
+    return result
+
+
+def webhook_event_store(
+    *, model: RegisteredModel, action: str, payload: dict[str, Any], uid: ProjectUid | None
+) -> tuple[WebhookEvent, bool]:
+    """Store an event before it is acknowledged; the same body delivered twice is one event."""
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    project = project_find(uid=uid) if uid else None
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                model=model,
+                project=project,
+                action=action,
+                ls_project_id=uid.project_id if uid else None,
+                payload=payload,
+                payload_sha256=digest,
+            )
+    except IntegrityError:
+        return WebhookEvent.objects.get(model=model, payload_sha256=digest), False
+    return event, True
+
+
+def registered_model_register(
+    *,
+    name: str,
+    slug: str,
+    kind: str,
+    import_path: str = "",
+    params: dict[str, Any] | None = None,
+    description: str = "",
+) -> tuple[RegisteredModel, bool]:
+    """Register a model unless its slug exists (an existing row, maybe edited in the admin, is kept)."""
+    existing = RegisteredModel.objects.filter(slug=slug).first()
+    if existing is not None:
+        return existing, False
+    model = RegisteredModel(
+        name=name, slug=slug, kind=kind, import_path=import_path, params=params or {}, description=description
+    )
+    model.full_clean()
+    model.save()
+    return model, True
