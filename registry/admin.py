@@ -111,12 +111,12 @@ class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def save_model(
         self, request: HttpRequest, obj: RegisteredModel, form: forms.ModelForm[RegisteredModel], change: bool
     ) -> None:
-        if (
-            change
-            and any(field in form.changed_data for field in VERSIONED_FIELDS)
-            and "version" not in form.changed_data
-        ):
-            obj.version += 1
+        # Compared with the stored row rather than form.changed_data: JSON fields with callable
+        # defaults report themselves changed whenever the hidden initial value is missing.
+        if change and "version" not in form.changed_data:
+            before = RegisteredModel.objects.filter(pk=obj.pk).values(*VERSIONED_FIELDS).first()
+            if before and any(before[name] != getattr(obj, name) for name in VERSIONED_FIELDS):
+                obj.version += 1
         super().save_model(request, obj, form, change)
 
     @admin.action(description="Test connection")

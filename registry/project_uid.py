@@ -13,8 +13,8 @@ class ProjectUid:
     @classmethod
     def parse(cls, raw: str | int) -> ProjectUid:
         text = str(raw).strip()
-        head, _, tail = text.partition(".")
-        if not head.isdigit() or (tail and not tail.isdigit()):
+        head, dot, tail = text.partition(".")
+        if not head.isdigit() or (dot and not tail.isdigit()):
             raise ValueError(f"project must look like '<id>.<timestamp>' or '<id>', got {text[:80]!r}")
         return cls(project_id=int(head), created_ts=int(tail) if tail else 0)
 

@@ -129,19 +129,18 @@ def live_hub(
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(
+            # The production config file, with the address and size of a test server.
             [
                 sys.executable,
                 "-m",
                 "gunicorn",
+                "-c",
+                "hubsite/gunicorn.conf.py",
                 "hubsite.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
                 "2",
-                "--threads",
-                "4",
-                "--timeout",
-                "60",
             ],
             cwd=REPO_ROOT,
             env=env,

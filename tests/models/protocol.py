@@ -141,7 +141,7 @@ class ImageModel(WOWAIHUB):
         width, height = 40, 30
         mask = np.zeros((height, width), dtype=np.uint8)
         mask[5:15, 10:30] = 255
-        rle = mask2rle(mask)  # type: ignore[no-untyped-call]
+        rle = mask2rle(mask)
         regions = [
             {
                 "from_name": "box",

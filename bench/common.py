@@ -1,0 +1,111 @@
+"""Shared pieces of the benchmarks: a Hub under gunicorn in a scratch data directory, and percentiles."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summarize(samples_ms: list[float]) -> dict[str, float]:
+    return {
+        "n": len(samples_ms),
+        "p50_ms": round(percentile(samples_ms, 50), 3),
+        "p99_ms": round(percentile(samples_ms, 99), 3),
+        "mean_ms": round(statistics.fmean(samples_ms), 3),
+    }
+
+
+@contextmanager
+def running_hub(models: list[tuple[str, str]], workers: int = 2) -> Iterator[str]:
+    """Migrate a scratch SQLite Hub, register ``(slug, import_path)`` models, serve it; yield its URL."""
+    with tempfile.TemporaryDirectory(prefix="hub-bench-") as data_dir:
+        env = {**os.environ, "HUB_DATA_DIR": data_dir, "GUNICORN_ACCESS_LOG": "", "LOG_LEVEL": "WARNING"}
+        env.pop("DATABASE_URL", None)
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=REPO_ROOT, env=env, check=True)
+        script = "\n".join(
+            f"RegisteredModel.objects.create(name={slug!r}, slug={slug!r}, kind='python',"
+            f" import_path={path!r})"
+            for slug, path in models
+        )
+        subprocess.run(
+            [*manage, "shell", "-c", "from registry.models import RegisteredModel\n" + script],
+            cwd=REPO_ROOT,
+            env=env,
+            check=True,
+        )
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "hubsite/gunicorn.conf.py",
+                "hubsite.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(url + "/health", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.2)
+            else:
+                raise RuntimeError("the Hub did not start within 60 s")
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2))
+    return path
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in rows:
+        print("  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))

@@ -1,0 +1,17 @@
+"""gunicorn settings, from the environment (``gunicorn -c hubsite/gunicorn.conf.py hubsite.wsgi``)."""
+
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '9090')}"  # noqa: S104 - a server
+# One process per core; threads let a worker wait on several model calls at once.
+workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+# Above Label Studio's 100 s predict budget, so a slow batch ends in our own error, not a killed worker.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+graceful_timeout = 30
+keepalive = 5
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
+# One fixed control-socket path per user would make several Hubs on one machine (replicas, tests)
+# fight over it; the Hub does not use runtime control.
+control_socket_disable = True

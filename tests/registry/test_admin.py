@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from registry.models import LabelStudioInstance, Project, RegisteredModel
+from tests.conftest import register
+
+pytestmark = pytest.mark.django_db
+
+
+def messages_of(response: Any) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_the_model_list_shows_health_version_and_filters(admin_client: Client) -> None:
+    ok = register("dummy", "examples.dummy.model.DummyModel")
+    RegisteredModel.objects.filter(pk=ok.pk).update(last_check_ok=True, last_check_latency_ms=12.0)
+    register("broken", "tests.models.protocol.BrokenConstructorModel", version=3)
+    page = admin_client.get("/admin/registry/registeredmodel/").content.decode()
+    assert "dummy@1" in page and "broken@3" in page and "12 ms" in page
+    filtered = admin_client.get("/admin/registry/registeredmodel/?health=ok").content.decode()
+    assert "dummy@1" in filtered and "broken@3" not in filtered
+    assert "broken@3" in admin_client.get("/admin/registry/registeredmodel/?q=broken").content.decode()
+
+
+def test_registering_a_model_through_the_admin_form(admin_client: Client) -> None:
+    form = {
+        "name": "Text",
+        "slug": "text",
+        "kind": "python",
+        "import_path": "examples.text_classifier.model.TextClassifier",
+        "params": "{}",
+        "enabled": "on",
+        "description": "",
+        "version": "1",
+    }
+    response = admin_client.post("/admin/registry/registeredmodel/add/", form)
+    assert response.status_code == 302
+    assert RegisteredModel.objects.get(slug="text").model_version == "text@1"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("import_path", "not a path", "dotted path"),
+        ("kind", "carrier-pigeon", "not one of the available choices"),
+        ("params", "[1, 2]", "JSON object"),
+        ("slug", "has spaces", "slug"),
+    ],
+)
+def test_the_admin_form_refuses_invalid_registrations(
+    admin_client: Client, field: str, value: str, error: str
+) -> None:
+    form = {
+        "name": "X",
+        "slug": "x",
+        "kind": "python",
+        "import_path": "examples.dummy.model.DummyModel",
+        "params": "{}",
+        "version": "1",
+    }
+    response = admin_client.post("/admin/registry/registeredmodel/add/", {**form, field: value})
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not RegisteredModel.objects.exists()
+
+
+def test_changing_the_code_path_bumps_the_version_and_the_slug_is_fixed(admin_client: Client) -> None:
+    model = register("dummy", "examples.dummy.model.DummyModel")
+    form = {
+        "name": "Dummy",
+        "kind": "python",
+        "import_path": "tests.models.protocol.EchoModel",
+        "params": "{}",
+        "enabled": "on",
+        "description": "",
+        "version": "1",
+        "slug": "renamed",
+    }
+    assert admin_client.post(f"/admin/registry/registeredmodel/{model.pk}/change/", form).status_code == 302
+    model.refresh_from_db()
+    assert (model.slug, model.version, model.model_version) == ("dummy", 2, "dummy@2")
+    form.update(description="only the description", version="2")
+    admin_client.post(f"/admin/registry/registeredmodel/{model.pk}/change/", form)
+    model.refresh_from_db()
+    assert model.version == 2
+
+
+def test_the_test_connection_action_loads_the_model_and_records_the_outcome(admin_client: Client) -> None:
+    good = register("dummy", "examples.dummy.model.DummyModel")
+    bad = register("broken", "tests.models.protocol.BrokenConstructorModel")
+    response = admin_client.post(
+        "/admin/registry/registeredmodel/",
+        {"action": "test_connection", "_selected_action": [good.pk, bad.pk]},
+        follow=True,
+    )
+    shown = " | ".join(messages_of(response))
+    assert "dummy: Loaded DummyModel" in shown
+    assert (
+        "broken: Model broken: building BrokenConstructorModel failed: RuntimeError: weights file missing"
+        in shown
+    )
+    good.refresh_from_db()
+    bad.refresh_from_db()
+    assert (good.last_check_ok, good.last_check_error) == (True, "")
+    assert good.last_check_latency_ms is not None and good.last_checked_at is not None
+    assert bad.last_check_ok is False and "weights file missing" in bad.last_check_error
+
+
+def test_label_studio_tokens_are_encrypted_at_rest_and_never_shown(admin_client: Client) -> None:
+    instance = LabelStudioInstance.objects.create(
+        hostname="http://ls:8080", access_token="s3cret-token-value"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT access_token FROM registry_labelstudioinstance WHERE id = %s", [instance.pk])
+        raw = cursor.fetchone()[0]
+    assert "s3cret" not in raw and raw.startswith("gAAAA")
+    page = admin_client.get(f"/admin/registry/labelstudioinstance/{instance.pk}/change/").content.decode()
+    assert "s3cret-token-value" not in page
+    # Saving the form without typing a token keeps the stored one.
+    admin_client.post(
+        f"/admin/registry/labelstudioinstance/{instance.pk}/change/",
+        {"hostname": "http://ls:8080", "access_token": ""},
+    )
+    instance.refresh_from_db()
+    assert instance.access_token == "s3cret-token-value"
+
+
+def test_project_pages_show_the_parsed_config(admin_client: Client) -> None:
+    instance = LabelStudioInstance.objects.create(hostname="http://ls:8080")
+    project = Project.objects.create(
+        instance=instance,
+        ls_project_id=7,
+        created_ts=1700000000,
+        label_config="<View/>",
+        parsed_label_config={"sentiment": {"type": "Choices", "to_name": ["text"], "labels": ["A"]}},
+    )
+    assert "sentiment (Choices)" in admin_client.get("/admin/registry/project/").content.decode()
+    detail = admin_client.get(f"/admin/registry/project/{project.pk}/change/").content.decode()
+    assert "&quot;labels&quot;" in detail
+    for page in ("modelproject", "webhookevent", "labelstudioinstance"):
+        assert admin_client.get(f"/admin/registry/{page}/").status_code == 200, page
