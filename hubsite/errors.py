@@ -88,3 +88,20 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def server_error(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"error": "Internal server error.", "code": "server_error"}, status=500)
+
+
+class UpstreamBadAnswer(HubError):
+    """A model server or Label Studio answered, but not with what the contract says."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "upstream_bad_answer"
+
+
+class UpstreamUnavailable(HubError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "upstream_unavailable"
+
+
+class UpstreamTimeout(HubError):
+    status_code = status.HTTP_504_GATEWAY_TIMEOUT
+    default_code = "upstream_timeout"

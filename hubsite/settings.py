@@ -153,6 +153,13 @@ SPECTACULAR_SETTINGS = {
 HUB_MODEL_CACHE_SIZE = env.int("HUB_MODEL_CACHE_SIZE", default=32)
 HUB_MAX_TASKS_PER_REQUEST = env.int("HUB_MAX_TASKS_PER_REQUEST", default=10_000)
 HUB_MAX_LABEL_CONFIG_BYTES = env.int("HUB_MAX_LABEL_CONFIG_BYTES", default=1024 * 1024)
+# (connect, read) seconds for every outbound call unless the caller passes its own.
+HUB_OUTBOUND_TIMEOUT = (
+    env.float("HUB_OUTBOUND_CONNECT_TIMEOUT", default=2.0),
+    env.float("HUB_OUTBOUND_READ_TIMEOUT", default=25.0),
+)
+HUB_MAX_MEDIA_BYTES = env.int("HUB_MAX_MEDIA_BYTES", default=50 * 1024 * 1024)
+HUB_MAX_UPSTREAM_RESPONSE_BYTES = env.int("HUB_MAX_UPSTREAM_RESPONSE_BYTES", default=20 * 1024 * 1024)
 HUB_PUBLIC_URL = env.str("HUB_PUBLIC_URL", default="http://localhost:9090").rstrip("/")
 
 LOGGING = {
