@@ -17,9 +17,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.runtime
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py quickstart
-	PORT=$(PORT) exec $(VENV)/bin/gunicorn -c hubsite/gunicorn.conf.py hubsite.wsgi
+	PY=$(PY) PORT=$(PORT) bin/run-hub
 
 test: $(VENV)/.dev
 	$(PY) -m pytest

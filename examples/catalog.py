@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# Python models, served in the Hub's own processes.
 EXAMPLE_MODELS: list[dict[str, str]] = [
     {
         "name": "Text classifier",
@@ -18,3 +19,11 @@ EXAMPLE_MODELS: list[dict[str, str]] = [
         "description": "Chooses the first choice for every task; copy it to start a model.",
     },
 ]
+
+# The external V7-style detector the quickstart starts beside the Hub (examples/byom_detector).
+DETECTOR_MODEL: dict[str, str] = {
+    "name": "BYOM detector",
+    "slug": "byom-detector",
+    "kind": "http",
+    "description": "Shapes (contours), faces (OpenCV Haar cascade) and a brightness tag, over V7's BYOM.",
+}

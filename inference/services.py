@@ -11,6 +11,7 @@ from inference.runners.base import PredictCall, Runner
 from inference.validation import check_regions
 from registry.backends import get_backend
 from registry.label_config import LabelConfigError, ParsedConfig, label_config_parse
+from registry.mapping import class_mappings_ensure
 from registry.models import ModelProject, RegisteredModel, WebhookEvent
 from registry.project_uid import ProjectUid
 from registry.selectors import enabled_model_get, registered_model_get
@@ -79,6 +80,8 @@ def model_setup(
         )
         link = model_project_link(model=model, project=project)
         model_project_set_extra_params(link=link, extra_params=extra_params)
+        if _runner(model).uses_class_mappings:
+            class_mappings_ensure(link=link, parsed=parsed)
     elif schema:
         _parse_config(schema)
     return model.model_version
@@ -107,6 +110,9 @@ def model_predict(
         link = model_project_link(model=model, project=project)
         if not label_config and project.label_config:
             label_config, parsed = project.label_config, project.parsed_label_config
+        if parsed is not None and _runner(model).uses_class_mappings:
+            # /predict may come without /setup (interactive calls, test requests).
+            class_mappings_ensure(link=link, parsed=parsed)
     if not label_config or parsed is None:
         parsed, label_config = {}, label_config or "<View></View>"
     context = params.get("context")
@@ -120,14 +126,14 @@ def model_predict(
         params={k: v for k, v in params.items() if k not in ("context", "tasks")},
     )
     try:
-        per_task = _runner(model).predict(call)
-    except HubError:
-        model_record_predictions(model=model, link=link, predictions=0, dropped=0, errors=1)
+        run = _runner(model).predict(call)
+    except HubError as exc:
+        model_record_predictions(model=model, link=link, predictions=0, errors=1, last_error=str(exc.detail))
         raise
 
     results: list[Prediction | list[Prediction]] = []
-    dropped_total = 0
-    for predictions in per_task:
+    dropped_total = run.dropped
+    for predictions in run.per_task:
         finished = []
         for prediction in predictions:
             done, dropped = _finish_prediction(prediction, parsed, model.model_version)
@@ -137,7 +143,15 @@ def model_predict(
             finished = [{"result": [], "score": 0.0, "model_version": model.model_version}]
         # Interactive suggestions are read from results[0].result: it must be one prediction, not a list.
         results.append(finished[0] if len(finished) == 1 or context else finished)
-    model_record_predictions(model=model, link=link, predictions=len(tasks), dropped=dropped_total, errors=0)
+    model_record_predictions(
+        model=model,
+        link=link,
+        predictions=len(tasks),
+        dropped=dropped_total,
+        unmapped=run.unmapped,
+        errors=run.errors,
+        last_error=run.last_error,
+    )
     return results
 
 

@@ -5,22 +5,87 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from hubsite.errors import HubError
+from registry.mapping import class_mapping_validate, mapping_targets
 from registry.models import (
+    ClassMapping,
     LabelStudioInstance,
+    ModelClass,
     ModelProject,
     ModelState,
     Project,
     RegisteredModel,
     WebhookEvent,
 )
-from registry.services import model_check_connection
+from registry.services import model_check_connection, model_fetch_classes
 
 # Changing what runs makes a new model version, so Label Studio re-predicts with it.
-VERSIONED_FIELDS = ("kind", "import_path", "params")
+VERSIONED_FIELDS = ("kind", "import_path", "params", "url", "request_extra")
+
+
+class WriteOnlySecretsForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Secrets are typed in, never shown back: an empty field keeps what is stored."""
+
+    secret_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.secret_fields:
+            field = self.fields[name]
+            field.widget = forms.PasswordInput(render_value=False)
+            field.required = False
+            stored = bool(self.instance.pk and getattr(self.instance, name))
+            field.help_text = (
+                f"{field.help_text} {'A value is stored.' if stored else 'Nothing stored.'}".strip()
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name in self.secret_fields:
+            if not cleaned.get(name) and self.instance.pk:
+                cleaned[name] = getattr(self.instance, name)
+        return cleaned
+
+
+class LabelStudioInstanceForm(WriteOnlySecretsForm):
+    secret_fields = ("access_token", "api_key")
+
+    class Meta:
+        model = LabelStudioInstance
+        fields = ("hostname", "url", "access_token", "api_key")
+
+
+class RegisteredModelForm(WriteOnlySecretsForm):
+    secret_fields = ("auth_secret",)
+
+    class Meta:
+        model = RegisteredModel
+        fields = (
+            "name",
+            "slug",
+            "kind",
+            "enabled",
+            "description",
+            "import_path",
+            "params",
+            "url",
+            "classes_url",
+            "auth_method",
+            "auth_username",
+            "auth_header_name",
+            "auth_secret",
+            "image_transport",
+            "timeout_seconds",
+            "max_concurrency",
+            "threshold",
+            "request_extra",
+            "version",
+        )
 
 
 class HealthFilter(admin.SimpleListFilter):
@@ -41,8 +106,15 @@ class HealthFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ModelClassInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = ModelClass
+    extra = 0
+    fields = ("name", "type")
+
+
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = RegisteredModelForm
     list_display = (
         "name",
         "slug",
@@ -53,11 +125,12 @@ class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "last_check_latency",
         "last_checked_at",
         "predictions_total",
+        "unmapped_total",
         "dropped_regions_total",
         "errors_total",
     )
     list_filter = ("kind", "enabled", HealthFilter)
-    search_fields = ("name", "slug", "import_path", "description")
+    search_fields = ("name", "slug", "import_path", "url", "description")
     readonly_fields = (
         "model_version_display",
         "last_check_ok",
@@ -65,14 +138,37 @@ class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "last_check_error",
         "last_checked_at",
         "predictions_total",
+        "unmapped_total",
         "dropped_regions_total",
         "errors_total",
+        "last_error",
+        "last_error_at",
         "created_at",
         "updated_at",
     )
-    actions = ["test_connection"]
+    inlines = [ModelClassInline]
+    actions = ["test_connection", "fetch_classes"]
     fieldsets = (
-        (None, {"fields": ("name", "slug", "kind", "import_path", "params", "enabled", "description")}),
+        (None, {"fields": ("name", "slug", "kind", "enabled", "description")}),
+        ("Python model", {"fields": ("import_path", "params")}),
+        (
+            "Model server (external model or ML backend)",
+            {
+                "fields": (
+                    "url",
+                    "classes_url",
+                    "auth_method",
+                    "auth_username",
+                    "auth_header_name",
+                    "auth_secret",
+                    "image_transport",
+                    "timeout_seconds",
+                    "max_concurrency",
+                    "threshold",
+                    "request_extra",
+                )
+            },
+        ),
         ("Version", {"fields": ("version", "model_version_display")}),
         (
             "Last check",
@@ -83,8 +179,11 @@ class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             {
                 "fields": (
                     "predictions_total",
+                    "unmapped_total",
                     "dropped_regions_total",
                     "errors_total",
+                    "last_error",
+                    "last_error_at",
                     "created_at",
                     "updated_at",
                 )
@@ -119,6 +218,27 @@ class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 obj.version += 1
         super().save_model(request, obj, form, change)
 
+    @admin.action(description="Fetch classes")
+    def fetch_classes(self, request: HttpRequest, queryset: QuerySet[RegisteredModel]) -> None:
+        for model in queryset:
+            if not model.url:
+                self.message_user(
+                    request, f"{model.slug}: only model servers list their classes.", messages.WARNING
+                )
+                continue
+            try:
+                fetched = model_fetch_classes(model=model)
+            except HubError as exc:
+                self.message_user(
+                    request, f"{model.slug}: fetching classes failed: {exc.detail}", messages.ERROR
+                )
+                continue
+            self.message_user(
+                request,
+                f"{model.slug}: {fetched.total} classes ({fetched.created} new, {fetched.updated} updated).",
+                messages.SUCCESS,
+            )
+
     @admin.action(description="Test connection")
     def test_connection(self, request: HttpRequest, queryset: QuerySet[RegisteredModel]) -> None:
         for model in queryset:
@@ -134,6 +254,79 @@ class ModelStateInline(admin.TabularInline):  # type: ignore[type-arg]
     readonly_fields = ("updated_at",)
 
 
+class ClassMappingForm(forms.ModelForm):  # type: ignore[type-arg]
+    """One model class of one project: pick a control tag and label that can show it, or unmapped.
+
+    The choices are the project's own labels whose control fits the class type; the same rule is
+    checked again on save, since the project's config may have changed meanwhile."""
+
+    target = forms.ChoiceField(required=False, label="maps to")
+    _parsed: dict[str, Any]
+
+    class Meta:
+        model = ClassMapping
+        fields = ("threshold",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        mapping: ClassMapping = self.instance
+        if mapping.model_class_id is None or mapping.model_project_id is None:
+            # The template's blank "add another" row; mappings are only ever edited, never added here.
+            self._parsed = {}
+            return
+        self._parsed = mapping.model_project.project.parsed_label_config
+        targets = mapping_targets(mapping.model_class, self._parsed)
+        choices = [("", "(unmapped)")] + [
+            (json.dumps([t.from_name, t.label]), f"{t.from_name}: {t.label}") for t in targets
+        ]
+        if mapping.is_mapped and json.dumps([mapping.from_name, mapping.label]) not in dict(choices):
+            choices.append(
+                (
+                    json.dumps([mapping.from_name, mapping.label]),
+                    f"{mapping.from_name}: {mapping.label} (not in config)",
+                )
+            )
+        target_field = self.fields["target"]
+        assert isinstance(target_field, forms.ChoiceField)  # noqa: S101 - declared just above
+        target_field.choices = choices
+        self.fields["target"].initial = (
+            json.dumps([mapping.from_name, mapping.label]) if mapping.is_mapped else ""
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        from_name, label = json.loads(cleaned["target"]) if cleaned.get("target") else ("", "")
+        mapping: ClassMapping = self.instance
+        try:
+            class_mapping_validate(
+                model_class=mapping.model_class, from_name=from_name, label=label, parsed=self._parsed
+            )
+        except ValidationError as exc:
+            raise ValidationError({"target": exc.messages}) from exc
+        if (from_name, label) != (mapping.from_name, mapping.label):
+            mapping.from_name, mapping.label, mapping.automatic = from_name, label, False
+        return cleaned
+
+
+class ClassMappingInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = ClassMapping
+    form = ClassMappingForm
+    extra = 0
+    fields = ("model_class", "class_type", "target", "threshold", "automatic")
+    readonly_fields = ("model_class", "class_type", "automatic")
+    can_delete = False
+
+    @admin.display(description="type")
+    def class_type(self, obj: ClassMapping) -> str:
+        return obj.model_class.type
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # rows come from the model's classes when the project sets the model up
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ClassMapping]:
+        return super().get_queryset(request).select_related("model_class", "model_project__project")
+
+
 @admin.register(ModelProject)
 class ModelProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = (
@@ -141,6 +334,7 @@ class ModelProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "project",
         "last_seen_at",
         "predictions_total",
+        "unmapped_total",
         "dropped_regions_total",
         "errors_total",
     )
@@ -153,10 +347,13 @@ class ModelProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "first_seen_at",
         "last_seen_at",
         "predictions_total",
+        "unmapped_total",
         "dropped_regions_total",
         "errors_total",
+        "last_error",
+        "last_error_at",
     )
-    inlines = [ModelStateInline]
+    inlines = [ClassMappingInline, ModelStateInline]
 
 
 class ModelProjectInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -199,31 +396,15 @@ class ProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return format_html("<pre>{}</pre>", json.dumps(obj.parsed_label_config, indent=2))
 
 
-class LabelStudioInstanceForm(forms.ModelForm):  # type: ignore[type-arg]
-    access_token = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Write-only: leave empty to keep the stored token.",
-    )
-
-    class Meta:
-        model = LabelStudioInstance
-        fields = ("hostname", "access_token")
-
-    def clean_access_token(self) -> str:
-        value: str = self.cleaned_data.get("access_token") or ""
-        return value or (self.instance.access_token if self.instance.pk else "")
-
-
 @admin.register(LabelStudioInstance)
 class LabelStudioInstanceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = LabelStudioInstanceForm
-    list_display = ("__str__", "has_token", "first_seen_at", "last_seen_at")
-    search_fields = ("hostname",)
+    list_display = ("__str__", "url", "has_token", "first_seen_at", "last_seen_at")
+    search_fields = ("hostname", "url")
 
     @admin.display(boolean=True, description="token stored")
     def has_token(self, obj: LabelStudioInstance) -> bool:
-        return bool(obj.access_token)
+        return bool(obj.token)
 
 
 @admin.register(WebhookEvent)

@@ -1,10 +1,23 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from registry.backends import backend_choices, get_backend
 from registry.fields import EncryptedTextField
+from registry.validators import ServiceURLValidator
+
+
+class AuthMethod(models.TextChoices):
+    NONE = "none", "None"
+    BASIC = "basic", "HTTP basic"
+    HEADER = "header", "Secret header"
+
+
+class ImageTransport(models.TextChoices):
+    BASE64 = "base64", "Image bytes, base64"
+    URL = "url", "Image URL (when the task has an absolute http(s) URL)"
 
 
 class RegisteredModel(models.Model):
@@ -30,6 +43,53 @@ class RegisteredModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Model servers (kinds "http" and "ml_backend").
+    url = models.CharField(
+        "URL",
+        max_length=500,
+        blank=True,
+        validators=[ServiceURLValidator()],
+        help_text="External model: its inference URL (POST), e.g. http://detector:9091/api/infer. "
+        "ML backend: its base URL, e.g. http://sam:9090.",
+    )
+    classes_url = models.CharField(
+        "classes URL",
+        max_length=500,
+        blank=True,
+        validators=[ServiceURLValidator()],
+        help_text="GET endpoint listing the model's classes; empty: the inference URL, /infer -> /classes.",
+    )
+    auth_method = models.CharField(max_length=16, choices=AuthMethod.choices, default=AuthMethod.NONE)
+    auth_username = models.CharField(max_length=200, blank=True, help_text="For HTTP basic auth.")
+    auth_secret = EncryptedTextField(
+        blank=True, help_text="Basic-auth password or header secret (write-only)."
+    )
+    auth_header_name = models.CharField(max_length=100, blank=True, help_text="e.g. X-My-Auth")
+    image_transport = models.CharField(
+        max_length=16, choices=ImageTransport.choices, default=ImageTransport.BASE64
+    )
+    timeout_seconds = models.FloatField(
+        default=30.0,
+        validators=[MinValueValidator(0.1), MaxValueValidator(95.0)],
+        help_text="Per call; Label Studio waits 100 s for a whole batch.",
+    )
+    max_concurrency = models.PositiveSmallIntegerField(
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(256)],
+        help_text="Calls in flight per Hub worker.",
+    )
+    threshold = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Default confidence threshold; a class mapping may override it.",
+    )
+    request_extra = models.JSONField(
+        "extra request fields",
+        default=dict,
+        blank=True,
+        help_text="Merged into every inference request (JSON object).",
+    )
+
     last_check_ok = models.BooleanField(null=True, editable=False)
     last_check_latency_ms = models.FloatField(null=True, editable=False)
     last_check_error = models.TextField(blank=True, editable=False)
@@ -37,7 +97,10 @@ class RegisteredModel(models.Model):
 
     predictions_total = models.PositiveBigIntegerField(default=0, editable=False)
     dropped_regions_total = models.PositiveBigIntegerField(default=0, editable=False)
+    unmapped_total = models.PositiveBigIntegerField(default=0, editable=False)
     errors_total = models.PositiveBigIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -49,14 +112,54 @@ class RegisteredModel(models.Model):
     def model_version(self) -> str:
         return f"{self.slug}@{self.version}"
 
+    @property
+    def effective_classes_url(self) -> str:
+        if self.classes_url:
+            return self.classes_url
+        base = self.url.rstrip("/")
+        return base[: -len("/infer")] + "/classes" if base.endswith("/infer") else base + "/classes"
+
     def clean(self) -> None:
-        if not isinstance(self.params, dict):
-            raise ValidationError({"params": "Parameters must be a JSON object."})
+        for field in ("params", "request_extra"):
+            if not isinstance(getattr(self, field), dict):
+                raise ValidationError({field: "Must be a JSON object."})
+        if self.auth_method == AuthMethod.BASIC and not self.auth_username:
+            raise ValidationError({"auth_username": "HTTP basic auth needs a username."})
+        if self.auth_method == AuthMethod.HEADER and not self.auth_header_name:
+            raise ValidationError({"auth_header_name": "Name the header that carries the secret."})
         try:
             backend = get_backend(self.kind)
         except LookupError as exc:
             raise ValidationError({"kind": str(exc)}) from exc
         backend.validate(self)
+
+
+class ModelClass(models.Model):
+    """A class an external model can output, with its V7 annotation type."""
+
+    class Type(models.TextChoices):
+        TAG = "tag"
+        BOUNDING_BOX = "bounding_box"
+        POLYGON = "polygon"
+        KEYPOINT = "keypoint"
+        ELLIPSE = "ellipse"
+        LINE = "line"
+        SKELETON = "skeleton"
+        CUBOID = "cuboid"
+        DIRECTIONAL_VECTOR = "directional_vector"
+        COMPLEX_POLYGON = "complex_polygon"
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="classes")
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=32, choices=Type.choices, default=Type.BOUNDING_BOX)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "name"], name="unique_class_per_model")]
+        ordering = ["name"]
+        verbose_name_plural = "model classes"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.type})"
 
 
 class LabelStudioInstance(models.Model):
@@ -66,6 +169,19 @@ class LabelStudioInstance(models.Model):
     access_token = EncryptedTextField(
         blank=True, help_text="The token Label Studio sent in /setup (write-only)."
     )
+    url = models.CharField(
+        "URL override",
+        max_length=300,
+        blank=True,
+        validators=[ServiceURLValidator()],
+        help_text="Where the Hub reaches this Label Studio, if not at its hostname (e.g. http://label-studio:8080).",
+    )
+    api_key = EncryptedTextField(
+        "API key",
+        blank=True,
+        help_text="Legacy token or personal access token used to fetch media (write-only). "
+        "Label Studio 1.23 disables the legacy token it sends in /setup, so set one here.",
+    )
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
 
@@ -74,6 +190,14 @@ class LabelStudioInstance(models.Model):
 
     def __str__(self) -> str:
         return self.hostname or "(unknown Label Studio)"
+
+    @property
+    def base_url(self) -> str:
+        return (self.url or self.hostname).rstrip("/")
+
+    @property
+    def token(self) -> str:
+        return str(self.api_key or self.access_token)
 
 
 class Project(models.Model):
@@ -115,7 +239,10 @@ class ModelProject(models.Model):
     last_seen_at = models.DateTimeField(auto_now=True)
     predictions_total = models.PositiveBigIntegerField(default=0, editable=False)
     dropped_regions_total = models.PositiveBigIntegerField(default=0, editable=False)
+    unmapped_total = models.PositiveBigIntegerField(default=0, editable=False)
     errors_total = models.PositiveBigIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["model", "project"], name="unique_model_project")]
@@ -124,6 +251,36 @@ class ModelProject(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.slug} in {self.project}"
+
+
+class ClassMapping(models.Model):
+    """Where one model class goes in one project: a control tag and one of its labels, or unmapped."""
+
+    model_project = models.ForeignKey(ModelProject, on_delete=models.CASCADE, related_name="mappings")
+    model_class = models.ForeignKey(ModelClass, on_delete=models.CASCADE, related_name="mappings")
+    from_name = models.CharField("control tag", max_length=200, blank=True, help_text="Empty: unmapped.")
+    label = models.CharField(max_length=200, blank=True)
+    threshold = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Overrides the model's threshold for this class.",
+    )
+    automatic = models.BooleanField(default=False, editable=False, help_text="Created by auto-mapping.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model_project", "model_class"], name="unique_mapping")
+        ]
+        ordering = ["model_class__name"]
+
+    def __str__(self) -> str:
+        target = f"{self.from_name}:{self.label}" if self.is_mapped else "unmapped"
+        return f"{self.model_class.name} -> {target}"
+
+    @property
+    def is_mapped(self) -> bool:
+        return bool(self.from_name)
 
 
 class ModelState(models.Model):

@@ -3,16 +3,20 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from hubsite.errors import UpstreamBadAnswer
 from registry.backends import CheckResult, get_backend
 from registry.label_config import ParsedConfig, config_hash
+from registry.model_server import model_server_call
 from registry.models import (
     LabelStudioInstance,
+    ModelClass,
     ModelProject,
     ModelState,
     Project,
@@ -81,16 +85,27 @@ def model_project_set_extra_params(*, link: ModelProject, extra_params: Any) -> 
 
 
 def model_record_predictions(
-    *, model: RegisteredModel, link: ModelProject | None, predictions: int, dropped: int, errors: int
+    *,
+    model: RegisteredModel,
+    link: ModelProject | None,
+    predictions: int,
+    dropped: int = 0,
+    unmapped: int = 0,
+    errors: int = 0,
+    last_error: str = "",
 ) -> None:
-    counts = {
+    """Add one /predict's counts to the model and to the model in its project (one UPDATE each)."""
+    changes: dict[str, Any] = {
         "predictions_total": F("predictions_total") + predictions,
         "dropped_regions_total": F("dropped_regions_total") + dropped,
+        "unmapped_total": F("unmapped_total") + unmapped,
         "errors_total": F("errors_total") + errors,
     }
-    RegisteredModel.objects.filter(pk=model.pk).update(**counts)
+    if last_error:
+        changes.update(last_error=last_error[:2000], last_error_at=timezone.now())
+    RegisteredModel.objects.filter(pk=model.pk).update(**changes)
     if link is not None:
-        ModelProject.objects.filter(pk=link.pk).update(**counts)
+        ModelProject.objects.filter(pk=link.pk).update(**changes)
 
 
 def model_check_connection(*, model: RegisteredModel) -> CheckResult:
@@ -140,6 +155,7 @@ def registered_model_register(
     slug: str,
     kind: str,
     import_path: str = "",
+    url: str = "",
     params: dict[str, Any] | None = None,
     description: str = "",
 ) -> tuple[RegisteredModel, bool]:
@@ -148,8 +164,50 @@ def registered_model_register(
     if existing is not None:
         return existing, False
     model = RegisteredModel(
-        name=name, slug=slug, kind=kind, import_path=import_path, params=params or {}, description=description
+        name=name,
+        slug=slug,
+        kind=kind,
+        import_path=import_path,
+        url=url,
+        params=params or {},
+        description=description,
     )
     model.full_clean()
     model.save()
     return model, True
+
+
+@dataclass(frozen=True)
+class FetchedClasses:
+    created: int
+    updated: int
+    total: int
+
+
+def model_fetch_classes(*, model: RegisteredModel) -> FetchedClasses:
+    """Read the model server's ``GET .../classes`` (``[{"name", "type"}, ...]``) into its registered classes.
+
+    Classes the server no longer lists are kept (their mappings may still matter); types are updated.
+    """
+    body = model_server_call(model, model.effective_classes_url)
+    if not isinstance(body, list):
+        raise UpstreamBadAnswer("The classes endpoint must answer a JSON list of {name, type} objects.")
+    valid_types = set(ModelClass.Type.values)
+    created = updated = 0
+    with transaction.atomic():
+        for item in body:
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("name"), str)
+                or not item["name"].strip()
+            ):
+                raise UpstreamBadAnswer(
+                    f"The classes endpoint listed an entry without a name: {str(item)[:100]}"
+                )
+            class_type = str(item["type"]) if item.get("type") in valid_types else ModelClass.Type.TAG.value
+            _, was_created = ModelClass.objects.update_or_create(
+                model=model, name=item["name"].strip(), defaults={"type": class_type}
+            )
+            created += was_created
+            updated += not was_created
+    return FetchedClasses(created=created, updated=updated, total=len(body))

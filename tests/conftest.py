@@ -205,3 +205,33 @@ def models(protocol: ProtocolClient) -> dict[str, RegisteredModel]:
         "sdk-style": "tests.models.ls_sdk_style.KeywordSentiment",
     }
     return {slug: register(slug, path) for slug, path in paths.items()}
+
+
+def admin_model_form(**fields: str) -> dict[str, str]:
+    """The admin's add/change form for a registered model, as a browser posts it, with defaults."""
+    form = {
+        "name": "Model",
+        "slug": "model",
+        "kind": "python",
+        "enabled": "on",
+        "description": "",
+        "version": "1",
+        "import_path": "",
+        "params": "{}",
+        "url": "",
+        "classes_url": "",
+        "auth_method": "none",
+        "auth_username": "",
+        "auth_header_name": "",
+        "auth_secret": "",
+        "image_transport": "base64",
+        "timeout_seconds": "30",
+        "max_concurrency": "8",
+        "threshold": "0",
+        "request_extra": "{}",
+        "classes-TOTAL_FORMS": "0",
+        "classes-INITIAL_FORMS": "0",
+        "classes-MIN_NUM_FORMS": "0",
+        "classes-MAX_NUM_FORMS": "1000",
+    }
+    return {**form, **fields}

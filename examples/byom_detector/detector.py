@@ -54,8 +54,8 @@ FACE_MIN_NEIGHBORS: Final = 5
 FACE_MIN_SIZE_PX: Final = 30
 
 _CASCADE_FILE: Final = "haarcascade_frontalface_default.xml"
-_cascade: cv2.CascadeClassifier | None = None
-_cascade_lock = threading.Lock()
+_cascades = threading.local()
+_cascade_load_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -235,16 +235,19 @@ def triangle_path(contour: Contour) -> list[tuple[float, float]]:
 
 
 def face_cascade() -> cv2.CascadeClassifier:
-    """OpenCV's shipped frontal-face Haar cascade, loaded on first use and shared between threads."""
-    global _cascade
-    with _cascade_lock:
-        if _cascade is None:
-            path = cv2.data.haarcascades + _CASCADE_FILE  # type: ignore[attr-defined]
+    """OpenCV's shipped frontal-face Haar cascade, loaded once per thread on first use.
+
+    One classifier per thread: detectMultiScale on a classifier shared between threads crashes the
+    process (seen here as SIGSEGV with two concurrent requests)."""
+    cascade: cv2.CascadeClassifier | None = getattr(_cascades, "cascade", None)
+    if cascade is None:
+        path = cv2.data.haarcascades + _CASCADE_FILE  # type: ignore[attr-defined]
+        with _cascade_load_lock:  # loading is not thread-safe either
             cascade = cv2.CascadeClassifier(path)
-            if cascade.empty():
-                raise RuntimeError(f"could not load the Haar cascade {path}")
-            _cascade = cascade
-        return _cascade
+        if cascade.empty():
+            raise RuntimeError(f"could not load the Haar cascade {path}")
+        _cascades.cascade = cascade
+    return cascade
 
 
 def detect_faces(image: Image) -> list[Detection]:

@@ -52,7 +52,7 @@ DEFAULT_READ_TIMEOUT_S = 15.0
 DOWNLOAD_DEADLINE_S = 20.0
 DOWNLOAD_CHUNK = 64 * 1024
 # A client that stalls mid-request must not hold a worker thread forever.
-SOCKET_TIMEOUT_S = 30.0
+SOCKET_TIMEOUT_S = 5.0
 
 
 class BadRequest(Exception):
@@ -226,6 +226,8 @@ class DetectorServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: DetectorServer
     server_version = "byom-detector/1.0"
+    # Keep-alive: a gateway fanning a batch out reuses its connections instead of reconnecting per image.
+    protocol_version = "HTTP/1.1"
     timeout = SOCKET_TIMEOUT_S
 
     def do_GET(self) -> None:
@@ -274,12 +276,14 @@ class Handler(BaseHTTPRequestHandler):
         if not length.isdigit():
             raise BadRequest("a Content-Length header is required")
         if int(length) > self.server.settings.max_body_bytes:
-            # Do not read it: the connection is closed after this response anyway.
+            # Do not read it: _fail closes the connection after this response.
             raise BadRequest(f"request body is larger than {self.server.settings.max_body_bytes} bytes")
         return self.rfile.read(int(length))
 
     def _fail(self, status: HTTPStatus, message: str, headers: dict[str, str] | None = None) -> None:
-        extra = dict(headers or {})
+        # The request body may be unread; closing is the only safe end of a keep-alive connection.
+        self.close_connection = True
+        extra = {"Connection": "close", **(headers or {})}
         if status == HTTPStatus.UNAUTHORIZED and self.server.settings.basic_user is not None:
             extra["WWW-Authenticate"] = 'Basic realm="byom-detector"'
         self._send_json(status, {"status": "failed", "error": message, "results": []}, extra)

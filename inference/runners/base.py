@@ -23,6 +23,19 @@ class PredictCall:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class RunResult:
+    """Per task, in task order, the predictions a model made (possibly none), and what was lost on the way."""
+
+    per_task: list[list[Prediction]]
+    unmapped: int = 0  # results of classes with no label in the project
+    dropped: int = 0  # results the Hub could not draw with the project's control tags
+    errors: int = 0  # tasks that got no prediction because a call failed
+    last_error: str = ""
+
+
 class Runner(ModelBackend, Protocol):
-    def predict(self, call: PredictCall) -> list[list[Prediction]]:
-        """Per task, in task order, the predictions the model made (possibly none)."""
+    # Whether the model's output goes through the project's class mappings (external models).
+    uses_class_mappings: bool
+
+    def predict(self, call: PredictCall) -> RunResult: ...

@@ -12,7 +12,7 @@ from django.utils.module_loading import import_string
 
 from hubsite.errors import ModelFailed, ModelLoadFailed
 from inference.predictions import normalize_model_output
-from inference.runners.base import PredictCall, Prediction
+from inference.runners.base import PredictCall, RunResult
 from inference.runners.instance_cache import InstanceCache
 from inference.sdk.binding import HubBinding, bound
 from inference.sdk.state import MemoryStateStore, StateStore
@@ -99,6 +99,7 @@ def instance_for(
 class PythonRunner:
     kind = "python"
     label = "Python model (SDK class)"
+    uses_class_mappings = False
 
     def validate(self, model: RegisteredModel) -> None:
         path = model.import_path.strip()
@@ -129,11 +130,11 @@ class PythonRunner:
             details={"class": name},
         )
 
-    def predict(self, call: PredictCall) -> list[list[Prediction]]:
+    def predict(self, call: PredictCall) -> RunResult:
         instance = instance_for(call.model, call.link, call.label_config, call.parsed_config)
         try:
             output = instance.predict(call.tasks, context=call.context, **call.params)
         except Exception as exc:
             logger.exception("Model %s failed to predict %d task(s)", call.model.slug, len(call.tasks))
             raise ModelFailed(f"Model {call.model.slug} failed: {type(exc).__name__}: {exc}") from exc
-        return normalize_model_output(output, len(call.tasks), model_slug=call.model.slug)
+        return RunResult(per_task=normalize_model_output(output, len(call.tasks), model_slug=call.model.slug))

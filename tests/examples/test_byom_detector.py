@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -945,3 +946,21 @@ def test_every_emitted_result_is_a_declared_v7_result() -> None:
         results = detector.detect_v7(make())
         assert_v7_valid({"status": "succeeded", "results": results})
         assert_matches_classes(results)
+
+
+def test_concurrent_first_requests_with_different_images_all_succeed(tmp_path: Path) -> None:
+    # A Haar cascade shared between threads crashed the whole server (SIGSEGV) on the first
+    # concurrent requests; a fresh server makes the first use concurrent.
+    running = start_server(tmp_path / "server.log")
+    try:
+        images = [
+            encode(draw_rect(blank(400, 200), (40, 20, 139, 99))),
+            encode(draw_circle(blank(400, 300), (60, 60, 40))),
+        ]
+        payloads = [b64_request(images[i % len(images)]) for i in range(12)]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            statuses = list(pool.map(lambda p: running.post(p).status_code, payloads))
+        assert statuses == [200] * 12
+        assert running.proc.poll() is None
+    finally:
+        running.stop()

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import Client
 
 from registry.models import LabelStudioInstance, Project, RegisteredModel
-from tests.conftest import register
+from tests.conftest import admin_model_form, register
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +28,9 @@ def test_the_model_list_shows_health_version_and_filters(admin_client: Client) -
 
 
 def test_registering_a_model_through_the_admin_form(admin_client: Client) -> None:
-    form = {
-        "name": "Text",
-        "slug": "text",
-        "kind": "python",
-        "import_path": "examples.text_classifier.model.TextClassifier",
-        "params": "{}",
-        "enabled": "on",
-        "description": "",
-        "version": "1",
-    }
+    form = admin_model_form(
+        name="Text", slug="text", import_path="examples.text_classifier.model.TextClassifier"
+    )
     response = admin_client.post("/admin/registry/registeredmodel/add/", form)
     assert response.status_code == 302
     assert RegisteredModel.objects.get(slug="text").model_version == "text@1"
@@ -55,14 +48,7 @@ def test_registering_a_model_through_the_admin_form(admin_client: Client) -> Non
 def test_the_admin_form_refuses_invalid_registrations(
     admin_client: Client, field: str, value: str, error: str
 ) -> None:
-    form = {
-        "name": "X",
-        "slug": "x",
-        "kind": "python",
-        "import_path": "examples.dummy.model.DummyModel",
-        "params": "{}",
-        "version": "1",
-    }
+    form = admin_model_form(name="X", slug="x", import_path="examples.dummy.model.DummyModel")
     response = admin_client.post("/admin/registry/registeredmodel/add/", {**form, field: value})
     assert response.status_code == 200
     assert error in response.content.decode()
@@ -71,16 +57,7 @@ def test_the_admin_form_refuses_invalid_registrations(
 
 def test_changing_the_code_path_bumps_the_version_and_the_slug_is_fixed(admin_client: Client) -> None:
     model = register("dummy", "examples.dummy.model.DummyModel")
-    form = {
-        "name": "Dummy",
-        "kind": "python",
-        "import_path": "tests.models.protocol.EchoModel",
-        "params": "{}",
-        "enabled": "on",
-        "description": "",
-        "version": "1",
-        "slug": "renamed",
-    }
+    form = admin_model_form(name="Dummy", slug="renamed", import_path="tests.models.protocol.EchoModel")
     assert admin_client.post(f"/admin/registry/registeredmodel/{model.pk}/change/", form).status_code == 302
     model.refresh_from_db()
     assert (model.slug, model.version, model.model_version) == ("dummy", 2, "dummy@2")

@@ -1,0 +1,160 @@
+"""A task's media, resolved the way Label Studio serves it, and images prepared for a model server."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from hubsite.errors import HubError
+from registry.clients import fetch_bytes, request_json, session_for
+
+# Paths Label Studio serves itself (uploads, local storage, storage proxies).
+LABEL_STUDIO_PATHS = ("/data/", "data/", "/upload/", "upload/", "/storage-data/", "/tasks/")
+CLOUD_SCHEMES = ("s3://", "gs://", "gcs://", "azure-blob://")
+MAX_PIXELS = 100_000_000
+
+
+class MediaError(ValueError):
+    """The media of a task cannot be had; the message says why."""
+
+
+@dataclass(frozen=True)
+class LabelStudioAccess:
+    base_url: str
+    token: str
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    content: bytes
+    content_type: str
+    width: int
+    height: int
+
+
+_access_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+_access_lock = threading.Lock()
+
+
+def _jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT-looking token (not verified: only Label Studio can, and it will)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) if isinstance(exp, int | float) else None
+
+
+def label_studio_headers(access: LabelStudioAccess) -> dict[str, str]:
+    """``Token`` for a legacy token; a personal access token (a JWT refresh token) is exchanged for a
+    short-lived access token, kept per worker until shortly before it expires."""
+    if not access.token:
+        return {}
+    if _jwt_expiry(access.token) is None:
+        return {"Authorization": f"Token {access.token}"}
+    key = (access.base_url, access.token)
+    with _access_lock:
+        cached = _access_tokens.get(key)
+    if cached and cached[1] > time.time() + 30:
+        return {"Authorization": f"Bearer {cached[0]}"}
+    session = session_for(("label-studio", access.base_url))
+    try:
+        body = request_json(
+            session, "POST", f"{access.base_url}/api/token/refresh/", json={"refresh": access.token}
+        )
+    except HubError as exc:
+        raise MediaError(f"Label Studio refused the personal access token: {exc.detail}") from exc
+    access_token = body.get("access") if isinstance(body, dict) else None
+    if not isinstance(access_token, str):
+        raise MediaError("Label Studio's token refresh answered without an access token.")
+    with _access_lock:
+        _access_tokens[key] = (access_token, _jwt_expiry(access_token) or time.time() + 60)
+    return {"Authorization": f"Bearer {access_token}"}
+
+
+def _decode_data_uri(value: str) -> tuple[bytes, str]:
+    header, _, payload = value[len("data:") :].partition(",")
+    content_type = header.split(";")[0] or "text/plain"
+    try:
+        if header.endswith(";base64"):
+            return base64.b64decode(payload, validate=True), content_type
+        return unquote_to_bytes(payload), content_type
+    except (ValueError, binascii.Error) as exc:
+        raise MediaError("the data: URI is not valid base64") from exc
+
+
+def _same_origin(url: str, base_url: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def _fetch(url: str, headers: dict[str, str]) -> tuple[bytes, str]:
+    try:
+        return fetch_bytes(session_for(("media", urlsplit(url).netloc)), url, headers=headers)
+    except HubError as exc:
+        raise MediaError(str(exc.detail)) from exc
+
+
+def resolve_media(value: str, *, task_id: int | None, access: LabelStudioAccess | None) -> tuple[bytes, str]:
+    """The bytes and content type a ``task.data`` value refers to."""
+    if value.startswith("data:"):
+        return _decode_data_uri(value)
+    if value.startswith(("http://", "https://")):
+        headers = label_studio_headers(access) if access and _same_origin(value, access.base_url) else {}
+        return _fetch(value, headers)
+    if value.startswith(CLOUD_SCHEMES):
+        if access is None or task_id is None:
+            raise MediaError(
+                f"{value.split('://')[0]}:// media needs the project's Label Studio and the task id"
+            )
+        fileuri = base64.urlsafe_b64encode(value.encode()).decode()
+        return _fetch(
+            f"{access.base_url}/tasks/{task_id}/presign/?fileuri={fileuri}", label_studio_headers(access)
+        )
+    if value.startswith(LABEL_STUDIO_PATHS):
+        if access is None:
+            raise MediaError(
+                "the media is served by Label Studio, but the Hub has no address for it (run /setup)"
+            )
+        path = value if value.startswith("/") else "/" + value
+        if path.startswith("/upload/"):
+            path = "/data" + path
+        return _fetch(access.base_url + path, label_studio_headers(access))
+    raise MediaError(f"cannot fetch media from {value[:80]!r}: not a URL, data: URI or Label Studio path")
+
+
+def prepare_image(content: bytes) -> PreparedImage:
+    """The upright image (EXIF orientation applied) the Hub sends and measures."""
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise MediaError(f"the image has {image.width}x{image.height} pixels, more than allowed")
+            image_format = image.format or "PNG"
+            orientation = image.getexif().get(0x0112, 1)
+            if orientation in (None, 1):
+                return PreparedImage(
+                    content, Image.MIME.get(image_format, "image/png"), image.width, image.height
+                )
+            upright = ImageOps.exif_transpose(image)
+            buffer = io.BytesIO()
+            if image_format == "JPEG":
+                upright.save(buffer, format="JPEG", quality=95)
+            else:
+                upright.save(buffer, format=image_format)
+            return PreparedImage(
+                buffer.getvalue(), Image.MIME.get(image_format, "image/png"), upright.width, upright.height
+            )
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise MediaError(f"the media is not an image the Hub can read ({type(exc).__name__})") from exc

@@ -1,0 +1,100 @@
+"""The ``ml_backend`` kind: an existing Label Studio ML backend, fronted by the Hub.
+
+/health and /setup of the Hub never call it (Label Studio gives them 1 s and 3 s); the backend's own
+/setup is sent once per worker, project, config and version, just before its first /predict.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from hubsite.errors import HubError, ModelBadOutput, UpstreamBadAnswer
+from inference.predictions import normalize_model_output
+from inference.runners.base import PredictCall, RunResult
+from registry.backends import CheckResult, register_backend
+from registry.label_config import config_hash
+from registry.model_server import model_server_call
+from registry.models import ModelState, RegisteredModel
+
+_set_up: set[tuple[Any, ...]] = set()
+_set_up_lock = threading.Lock()
+
+
+def _remote_setup(call: PredictCall, base: str, project_uid: str | None) -> None:
+    key = (
+        call.model.pk,
+        call.model.version,
+        call.link.pk if call.link else None,
+        config_hash(call.label_config),
+    )
+    with _set_up_lock:
+        if key in _set_up:
+            return
+    body: dict[str, Any] = {"project": project_uid, "schema": call.label_config}
+    if call.link is not None:
+        instance = call.link.project.instance
+        body["hostname"] = instance.base_url
+        body["access_token"] = instance.token
+        body["extra_params"] = (
+            ModelState.objects.filter(model_project=call.link, key="extra_params")
+            .values_list("value", flat=True)
+            .first()
+        )
+    model_server_call(call.model, f"{base}/setup", body)
+    with _set_up_lock:
+        _set_up.add(key)
+
+
+@register_backend
+class MlBackendRunner:
+    kind = "ml_backend"
+    label = "Remote Label Studio ML backend"
+    uses_class_mappings = False
+
+    def validate(self, model: RegisteredModel) -> None:
+        if not model.url:
+            raise ValidationError({"url": "A remote ML backend needs its base URL."})
+
+    def describe(self, model: RegisteredModel) -> str:
+        return "RemoteMLBackend"
+
+    def check(self, model: RegisteredModel) -> CheckResult:
+        started = time.perf_counter()
+        try:
+            body = model_server_call(model, model.url.rstrip("/") + "/health")
+        except HubError as exc:
+            return CheckResult(
+                ok=False, latency_ms=(time.perf_counter() - started) * 1000, message=str(exc.detail)
+            )
+        latency_ms = (time.perf_counter() - started) * 1000
+        remote_class = body.get("model_class", "?") if isinstance(body, dict) else "?"
+        return CheckResult(
+            ok=True, latency_ms=latency_ms, message=f"Backend {remote_class} is up ({latency_ms:.0f} ms)."
+        )
+
+    def predict(self, call: PredictCall) -> RunResult:
+        base = call.model.url.rstrip("/")
+        project_uid = call.link.project.uid if call.link else None
+        _remote_setup(call, base, project_uid)
+        body = model_server_call(
+            call.model,
+            f"{base}/predict",
+            {
+                "tasks": call.tasks,
+                "project": project_uid,
+                "label_config": call.label_config,
+                "params": {**call.params, "context": call.context},
+            },
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise UpstreamBadAnswer(f"ML backend {call.model.slug} answered /predict without a results list.")
+        try:
+            return RunResult(
+                per_task=normalize_model_output(body["results"], len(call.tasks), model_slug=call.model.slug)
+            )
+        except ModelBadOutput as exc:
+            raise UpstreamBadAnswer(str(exc.detail)) from exc
