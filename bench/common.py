@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,11 @@ def summarize(samples_ms: list[float]) -> dict[str, float]:
 
 
 @contextmanager
-def running_hub(models: list[tuple[str, str]], workers: int = 2) -> Iterator[str]:
-    """Migrate a scratch SQLite Hub, register ``(slug, import_path)`` models, serve it; yield its URL."""
+def running_hub(
+    models: list[tuple[str, str]], workers: int = 2, setup: Callable[[dict[str, str]], None] | None = None
+) -> Iterator[str]:
+    """Migrate a scratch SQLite Hub, register ``(slug, import_path)`` Python models (and whatever
+    ``setup`` does with the Hub's environment), serve it; yield its URL."""
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as data_dir:
         env = {**os.environ, "HUB_DATA_DIR": data_dir, "GUNICORN_ACCESS_LOG": "", "LOG_LEVEL": "WARNING"}
         env.pop("DATABASE_URL", None)
@@ -61,6 +64,8 @@ def running_hub(models: list[tuple[str, str]], workers: int = 2) -> Iterator[str
             env=env,
             check=True,
         )
+        if setup is not None:
+            setup(env)
         port = free_port()
         server = subprocess.Popen(
             [

@@ -102,7 +102,8 @@ def _same_origin(url: str, base_url: str) -> bool:
 
 def _fetch(url: str, headers: dict[str, str]) -> tuple[bytes, str]:
     try:
-        return fetch_bytes(session_for(("media", urlsplit(url).netloc)), url, headers=headers)
+        # Pooled like the model fan-out it feeds, so a batch reuses its connections.
+        return fetch_bytes(session_for(("media", urlsplit(url).netloc), pool_size=32), url, headers=headers)
     except HubError as exc:
         raise MediaError(str(exc.detail)) from exc
 

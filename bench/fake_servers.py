@@ -1,0 +1,79 @@
+"""Loopback servers for benchmarks: a V7 model server with a fixed service time and bounded
+parallelism, and an image host. Both speak HTTP/1.1 keep-alive."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from PIL import Image
+
+
+def png(width: int = 320, height: int = 240) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if self.path == "/api/classes":
+            self._send(
+                200, json.dumps([{"name": "object", "type": "bounding_box"}]).encode(), "application/json"
+            )
+        else:
+            self._send(200, self.server.image, "image/png")
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with self.server.slots:
+            time.sleep(self.server.service_seconds)
+        result = {
+            "name": "object",
+            "label": "object",
+            "confidence": 0.9,
+            "bounding_box": {"x": 10, "y": 10, "w": 50, "h": 40},
+        }
+        self._send(200, json.dumps({"status": "succeeded", "results": [result]}).encode(), "application/json")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, service_seconds: float, parallel: int) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.service_seconds = service_seconds
+        self.slots = threading.BoundedSemaphore(parallel)
+        self.image = png()
+
+
+@contextmanager
+def model_server(service_seconds: float = 0.05, parallel: int = 16) -> Iterator[str]:
+    """Yields the base URL; ``/api/infer`` answers after ``service_seconds``, at most ``parallel`` at a time."""
+    server = _Server(service_seconds, parallel)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

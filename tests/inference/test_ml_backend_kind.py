@@ -1,0 +1,136 @@
+"""A remote Label Studio ML backend fronted by the Hub (kind ``ml_backend``)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from registry.models import RegisteredModel
+from tests.conftest import CFG
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class OldBackend(BaseHTTPRequestHandler):
+    """An SDK-style backend behind basic auth that answers each task with its text's length parity."""
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def do_GET(self) -> None:
+        self._answer({"status": "UP", "model_class": "OldBackend"})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        OldBackend.calls.append((self.path, body))
+        if self.path == "/setup":
+            self._answer({"model_version": "remote-7"})
+            return
+        results = [
+            {
+                "result": [
+                    {
+                        "from_name": "sentiment",
+                        "to_name": "text",
+                        "type": "choices",
+                        "value": {"choices": ["Positive" if len(t["data"]["text"]) % 2 else "Negative"]},
+                    }
+                ],
+                "score": 0.5,
+                "model_version": "remote-7",
+            }
+            for t in body["tasks"]
+        ]
+        self._answer({"results": results})
+
+    def _answer(self, body: dict[str, Any]) -> None:
+        if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"u:p").decode():
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def backend() -> Iterator[str]:
+    OldBackend.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OldBackend)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def post(client: Client, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    response = client.post(path, json.dumps(body), content_type="application/json")
+    return response.status_code, response.json()
+
+
+def test_the_hub_fronts_an_old_backend_without_calling_it_from_health_or_setup(
+    client: Client, backend: str
+) -> None:
+    RegisteredModel.objects.create(
+        name="old",
+        slug="old",
+        kind="ml_backend",
+        url=backend,
+        auth_method="basic",
+        auth_username="u",
+        auth_secret="p",
+    )
+    assert client.get("/ml/old/health").json()["model_class"] == "RemoteMLBackend"
+    assert post(
+        client, "/ml/old/setup", {"project": "3.1700000000", "schema": CFG, "extra_params": {"k": 1}}
+    ) == (
+        200,
+        {"model_version": "old@1"},
+    )
+    assert OldBackend.calls == []
+    tasks = [{"id": 1, "data": {"text": "odd"}}, {"id": 2, "data": {"text": "even"}}]
+    for _ in range(2):
+        status, body = post(
+            client, "/ml/old/predict", {"tasks": tasks, "project": "3.1700000000", "label_config": CFG}
+        )
+        assert status == 200
+        assert [r["result"][0]["value"]["choices"] for r in body["results"]] == [["Positive"], ["Negative"]]
+        assert {r["model_version"] for r in body["results"]} == {"old@1"}
+    paths = [path for path, _ in OldBackend.calls]
+    assert paths == [
+        "/setup",
+        "/predict",
+        "/predict",
+    ]  # the remote /setup once per worker, project and config
+    setup_body = OldBackend.calls[0][1]
+    assert (setup_body["project"], setup_body["schema"], setup_body["extra_params"]) == (
+        "3.1700000000",
+        CFG,
+        '{"k": 1}',
+    )
+
+
+def test_a_refused_or_dead_backend_is_a_clear_upstream_error(client: Client, backend: str) -> None:
+    RegisteredModel.objects.create(name="old", slug="old", kind="ml_backend", url=backend)  # no credentials
+    status, body = post(
+        client, "/ml/old/predict", {"tasks": [{"id": 1, "data": {"text": "x"}}], "label_config": CFG}
+    )
+    assert (status, body["code"]) == (502, "upstream_bad_answer")
+    assert "401" in body["error"] and "authentication refused" in body["error"]
+    RegisteredModel.objects.filter(slug="old").update(url="http://127.0.0.1:9")
+    status, body = post(
+        client, "/ml/old/predict", {"tasks": [{"id": 1, "data": {"text": "x"}}], "label_config": CFG}
+    )
+    assert (status, body["code"]) == (503, "upstream_unavailable")
