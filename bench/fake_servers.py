@@ -69,7 +69,7 @@ class _Server(ThreadingHTTPServer):
 
 @contextmanager
 def model_server(service_seconds: float = 0.05, parallel: int = 16) -> Iterator[str]:
-    """Yields the base URL; ``/api/infer`` answers after ``service_seconds``, at most ``parallel`` at a time."""
+    """Yields the base URL; ``/api/infer`` answers after ``service_seconds``, ``parallel`` at a time."""
     server = _Server(service_seconds, parallel)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

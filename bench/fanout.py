@@ -30,8 +30,8 @@ CONFIG = (
 def register_external(data_dir_env: dict[str, str], url: str, parallel: int) -> None:
     script = (
         "from registry.models import RegisteredModel, ModelClass\n"
-        f"m = RegisteredModel.objects.create(name='bench', slug='bench-detector', kind='http', url='{url}/api/infer',"
-        f" max_concurrency={parallel}, timeout_seconds=30)\n"
+        "m = RegisteredModel.objects.create(name='bench', slug='bench-detector', kind='http',"
+        f" url='{url}/api/infer', max_concurrency={parallel}, timeout_seconds=30)\n"
         "ModelClass.objects.create(model=m, name='object', type='bounding_box')\n"
     )
     subprocess.run(
@@ -47,21 +47,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    with model_server(args.service_ms / 1000, args.parallel) as server:
-        with running_hub([], setup=lambda env: register_external(env, server, args.parallel)) as hub:
-            base = f"{hub}/ml/bench-detector"
-            setup = {"project": "1.1700000000", "schema": CONFIG, "hostname": server, "access_token": ""}
-            requests.post(f"{base}/setup", json=setup, timeout=5).raise_for_status()
-            tasks = [{"id": i, "data": {"image": f"{server}/images/{i}.png"}} for i in range(args.tasks)]
-            body = {"tasks": tasks, "project": "1.1700000000", "label_config": CONFIG}
-            walls = []
-            for _ in range(args.runs + 1):  # the first run warms the worker
-                started = time.perf_counter()
-                response = requests.post(f"{base}/predict", json=body, timeout=120)
-                walls.append(time.perf_counter() - started)
-                results = response.json()["results"]
-                assert response.status_code == 200 and len(results) == args.tasks
-                assert all(r["result"] for r in results), "every task should have its box"
+    with (
+        model_server(args.service_ms / 1000, args.parallel) as server,
+        running_hub([], setup=lambda env: register_external(env, server, args.parallel)) as hub,
+    ):
+        base = f"{hub}/ml/bench-detector"
+        setup = {"project": "1.1700000000", "schema": CONFIG, "hostname": server, "access_token": ""}
+        requests.post(f"{base}/setup", json=setup, timeout=5).raise_for_status()
+        tasks = [{"id": i, "data": {"image": f"{server}/images/{i}.png"}} for i in range(args.tasks)]
+        body = {"tasks": tasks, "project": "1.1700000000", "label_config": CONFIG}
+        walls = []
+        for _ in range(args.runs + 1):  # the first run warms the worker
+            started = time.perf_counter()
+            response = requests.post(f"{base}/predict", json=body, timeout=120)
+            walls.append(time.perf_counter() - started)
+            results = response.json()["results"]
+            assert response.status_code == 200 and len(results) == args.tasks
+            assert all(r["result"] for r in results), "every task should have its box"
     sequential = args.tasks * args.service_ms / 1000
     wall = statistics.median(walls[1:])
     row = {
