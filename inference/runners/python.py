@@ -56,6 +56,13 @@ def load_model_class(model: RegisteredModel) -> type[Any]:
     return cls
 
 
+def label_studio_of(link_id: int) -> tuple[str, str] | None:
+    link = ModelProject.objects.select_related("project__instance").filter(pk=link_id).first()
+    if link is None or not link.project.instance.base_url:
+        return None
+    return link.project.instance.base_url, link.project.instance.token
+
+
 def build_instance(
     model: RegisteredModel,
     *,
@@ -63,10 +70,15 @@ def build_instance(
     project_id: str | None,
     label_config: str | None,
     parsed_config: dict[str, Any] | None,
+    link_id: int | None = None,
 ) -> Any:
     cls = load_model_class(model)
     binding = HubBinding(
-        state=state, model_version=model.model_version, params=model.params, parsed_label_config=parsed_config
+        state=state,
+        model_version=model.model_version,
+        params=model.params,
+        parsed_label_config=parsed_config,
+        label_studio=(lambda: label_studio_of(link_id)) if link_id else None,
     )
     try:
         with bound(binding):
@@ -91,6 +103,7 @@ def instance_for(
             project_id=str(link.project.ls_project_id) if link else None,
             label_config=label_config,
             parsed_config=parsed,
+            link_id=link.pk if link else None,
         ),
     )
 

@@ -7,7 +7,7 @@ constructor arguments. It binds the context for the duration of construction ins
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -22,6 +22,9 @@ class HubBinding:
     model_version: str
     params: Mapping[str, Any] = field(default_factory=dict)
     parsed_label_config: Mapping[str, Any] | None = None
+    # Where the project's Label Studio is and its token, for get_local_path: (base URL, token).
+    # A function, read when media is fetched: an admin may set the token after the model was built.
+    label_studio: Callable[[], tuple[str, str] | None] | None = None
 
 
 _current: ContextVar[HubBinding | None] = ContextVar("wow_ai_hub_binding", default=None)

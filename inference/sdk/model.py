@@ -10,9 +10,11 @@ runs in the Hub with only its ``label_studio_ml`` imports changed. Differences, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from inference.sdk.binding import current_binding
@@ -23,6 +25,19 @@ from registry.label_config import label_config_parse_unbounded
 logger = logging.getLogger(__name__)
 
 Prediction = dict[str, Any]
+# Strings in task data that name media rather than being the data itself.
+MEDIA_PREFIXES = (
+    "http://",
+    "https://",
+    "data:",
+    "/data/",
+    "upload/",
+    "/upload/",
+    "/storage-data/",
+    "s3://",
+    "gs://",
+    "azure-blob://",
+)
 
 
 class WOWAIHUB:
@@ -35,6 +50,7 @@ class WOWAIHUB:
         self._hub_model_version = binding.model_version if binding else None
         self._bound_parsed_config = binding.parsed_label_config if binding else None
         self.hub_params: Mapping[str, Any] = binding.params if binding else {}
+        self._label_studio = binding.label_studio if binding else None
         self.project_id = project_id or ""
         self._label_config: str | None = None
         self._parsed_label_config: dict[str, Any] = {}
@@ -132,6 +148,54 @@ class WOWAIHUB:
             elif label.lower() in by_lower:
                 label_map[by_lower[label.lower()]] = label
         return label_map
+
+    # -- media ----------------------------------------------------------------------------------------
+
+    def get_local_path(
+        self,
+        url: str,
+        project_dir: str | None = None,
+        ls_host: str | None = None,
+        ls_access_token: str | None = None,
+        task_id: int | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> str:
+        """Download a task's media (URL, Label Studio path, cloud URI, data: URI) once; its local path.
+
+        Label Studio's address and token default to the project's, as the Hub learned them from
+        /setup and the admin."""
+        from django.conf import settings
+
+        from inference.media import LabelStudioAccess, resolve_media
+
+        host, token = (self._label_studio() if self._label_studio else None) or ("", "")
+        host, token = (ls_host or host).rstrip("/"), ls_access_token or token
+        name = url.rsplit("/", 1)[-1].split("?")[0][-80:] if not url.startswith("data:") else "inline"
+        cache_dir = Path(project_dir) if project_dir else settings.DATA_DIR / "media-cache"
+        path = cache_dir / f"{hashlib.md5(url.encode(), usedforsecurity=False).hexdigest()[:8]}__{name}"
+        if not path.exists():
+            content, _ = resolve_media(
+                url, task_id=task_id, access=LabelStudioAccess(host, token) if host else None
+            )
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(path.suffix + ".part")
+            partial.write_bytes(content)
+            partial.replace(path)  # readers never see half a file
+        return str(path)
+
+    def preload_task_data(self, task: dict[str, Any], value: Any = None, read_file: bool = True) -> Any:
+        """``value`` (default ``task["data"]``) with every media reference replaced by the file's text,
+        or by its local path when ``read_file`` is false."""
+        value = task.get("data") if value is None else value
+        if isinstance(value, dict):
+            return {key: self.preload_task_data(task, item, read_file) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.preload_task_data(task, item, read_file) for item in value]
+        if isinstance(value, str) and value.startswith(MEDIA_PREFIXES):
+            path = self.get_local_path(value, task_id=task.get("id"))
+            return Path(path).read_text() if read_file else path
+        return value
 
     # -- state ------------------------------------------------------------------------------------
 
