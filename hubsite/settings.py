@@ -162,6 +162,38 @@ HUB_MAX_MEDIA_BYTES = env.int("HUB_MAX_MEDIA_BYTES", default=50 * 1024 * 1024)
 HUB_MAX_UPSTREAM_RESPONSE_BYTES = env.int("HUB_MAX_UPSTREAM_RESPONSE_BYTES", default=20 * 1024 * 1024)
 HUB_PUBLIC_URL = env.str("HUB_PUBLIC_URL", default="http://localhost:9090").rstrip("/")
 
+# Background jobs (Celery). Jobs live in the database; the broker only carries "run job N".
+_BROKER_DIR = Path(env.str("HUB_BROKER_DIR", default=str(DATA_DIR / "broker")))
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL == "filesystem://":
+    for _folder in ("queue", "processed", "control"):
+        (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR / "queue"),
+        "data_folder_out": str(_BROKER_DIR / "queue"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="hub")
+CELERY_TASK_IGNORE_RESULT = True
+# A job's message is acknowledged only when it ends, and a worker that dies gives it back.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing must not hang a webhook when the broker is down: the job row is the source of truth
+# and the reaper re-publishes queued jobs.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=0.5)
+CELERY_BROKER_CONNECTION_MAX_RETRIES = 0
+CELERY_TASK_PUBLISH_RETRY = False
+
+# Training.
+HUB_TRAINING_DEBOUNCE_SECONDS = env.float("HUB_TRAINING_DEBOUNCE_SECONDS", default=3.0)
+HUB_JOB_HEARTBEAT_SECONDS = env.float("HUB_JOB_HEARTBEAT_SECONDS", default=2.0)
+# A running job whose heartbeat is older than this belonged to a worker that died.
+HUB_JOB_STALE_SECONDS = env.float("HUB_JOB_STALE_SECONDS", default=30.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from inference import services
 from inference.serializers import (
+    JobStatusInputSerializer,
     PredictInputSerializer,
     SetupInputSerializer,
     TrainInputSerializer,
@@ -73,8 +74,16 @@ class TrainApi(APIView):
     @extend_schema(request=TrainInputSerializer, responses={201: dict})
     def post(self, request: Request, slug: str) -> Response:
         data = _valid(TrainInputSerializer, request)
-        event = services.model_train_legacy(slug=slug, payload=dict(request.data), uid=data.get("project"))
-        return Response({"status": "stored", "event": event.pk}, status=status.HTTP_201_CREATED)
+        job = services.model_train_legacy(slug=slug, payload=dict(request.data), uid=data.get("project"))
+        body = {"status": "ok", "job": str(job.pk)} if job else {"status": "stored"}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class JobStatusApi(APIView):
+    @extend_schema(request=JobStatusInputSerializer, responses={200: dict})
+    def post(self, request: Request, slug: str) -> Response:
+        data = _valid(JobStatusInputSerializer, request)
+        return Response(services.model_job_status(slug=slug, job_id=data["job"]))
 
 
 class VersionsApi(APIView):

@@ -75,6 +75,10 @@ class WebhookInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return value
 
 
+class JobStatusInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    job = serializers.CharField(max_length=64)
+
+
 class TrainInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """Label Studio's legacy ``/train`` body (sent only when its training-webhook flag is off)."""
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
+from django.http import Http404
+
 from hubsite.errors import HubError, InvalidLabelConfig
 from inference.predictions import Prediction, prediction_score
 from inference.runners.base import PredictCall, Runner
 from inference.validation import check_regions
 from registry.backends import get_backend
+from registry.jobs import training_request
 from registry.label_config import LabelConfigError, ParsedConfig, label_config_parse
 from registry.mapping import class_mappings_ensure
-from registry.models import ModelProject, RegisteredModel, WebhookEvent
+from registry.models import ModelProject, ModelVersion, RegisteredModel, TrainingJob
 from registry.project_uid import ProjectUid
-from registry.selectors import enabled_model_get, registered_model_get
+from registry.selectors import enabled_model_get, project_find, registered_model_get
 from registry.services import (
     model_project_link,
     model_project_set_extra_params,
@@ -82,7 +85,8 @@ def model_setup(
         model_project_set_extra_params(link=link, extra_params=extra_params)
         if _runner(model).uses_class_mappings:
             class_mappings_ensure(link=link, parsed=parsed)
-    elif schema:
+        return link.model_version
+    if schema:
         _parse_config(schema)
     return model.model_version
 
@@ -115,6 +119,7 @@ def model_predict(
             class_mappings_ensure(link=link, parsed=parsed)
     if not label_config or parsed is None:
         parsed, label_config = {}, label_config or "<View></View>"
+    version = link.model_version if link else model.model_version
     context = params.get("context")
     call = PredictCall(
         model=model,
@@ -136,11 +141,11 @@ def model_predict(
     for predictions in run.per_task:
         finished = []
         for prediction in predictions:
-            done, dropped = _finish_prediction(prediction, parsed, model.model_version)
+            done, dropped = _finish_prediction(prediction, parsed, version)
             finished.append(done)
             dropped_total += dropped
         if not finished:
-            finished = [{"result": [], "score": 0.0, "model_version": model.model_version}]
+            finished = [{"result": [], "score": 0.0, "model_version": version}]
         # Interactive suggestions are read from results[0].result: it must be one prediction, not a list.
         results.append(finished[0] if len(finished) == 1 or context else finished)
     model_record_predictions(
@@ -169,25 +174,71 @@ def _project_uid_from_payload(project: dict[str, Any] | None) -> ProjectUid | No
 
 
 def model_webhook(*, slug: str, action: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Store learning events before acknowledging them; acknowledge everything else at once."""
+    """Store learning events before acknowledging them and ask for one (debounced) training run;
+    acknowledge everything else at once. The work itself happens on a worker."""
     model = registered_model_get(slug=slug)
     if action not in LEARNING_ACTIONS:
         return 200, {"status": "Unknown event", "action": action}
-    event, created = webhook_event_store(
-        model=model, action=action, payload=payload, uid=_project_uid_from_payload(payload.get("project"))
-    )
-    return 201, {"status": "ok", "result": None, "event": event.pk, "duplicate": not created}
+    project_payload = payload.get("project") if isinstance(payload.get("project"), dict) else None
+    uid = _project_uid_from_payload(project_payload)
+    link = None
+    if uid is not None and project_payload is not None:
+        config = (
+            project_payload.get("label_config")
+            if isinstance(project_payload.get("label_config"), str)
+            else None
+        )
+        parsed = None
+        if config:
+            try:
+                parsed = label_config_parse(config)
+            except LabelConfigError:
+                config = None  # the event is still worth keeping; the config comes with /setup
+        link = model_project_link(
+            model=model, project=project_for_predict(uid=uid, label_config=config, parsed=parsed)
+        )
+    event, created = webhook_event_store(model=model, action=action, payload=payload, uid=uid)
+    job = None
+    if created and link is not None and _runner(model).supports_training:
+        job = training_request(link=link)
+    return 201, {
+        "status": "ok",
+        "result": None,
+        "event": event.pk,
+        "duplicate": not created,
+        "job": job.pk if job else None,
+    }
 
 
-def model_train_legacy(*, slug: str, payload: dict[str, Any], uid: ProjectUid | None) -> WebhookEvent:
-    """Label Studio's pre-webhook ``/train``: stored like a START_TRAINING event."""
+def model_train_legacy(*, slug: str, payload: dict[str, Any], uid: ProjectUid | None) -> TrainingJob | None:
+    """Label Studio's pre-webhook ``/train``: stored like START_TRAINING and run at once."""
     model = registered_model_get(slug=slug)
-    event, _ = webhook_event_store(model=model, action="START_TRAINING", payload=payload, uid=uid)
-    return event
+    webhook_event_store(model=model, action="START_TRAINING", payload=payload, uid=uid)
+    project = project_find(uid=uid) if uid else None
+    if project is None or not _runner(model).supports_training:
+        return None
+    return training_request(
+        link=model_project_link(model=model, project=project),
+        trigger=TrainingJob.Trigger.MANUAL,
+        debounce=False,
+    )
+
+
+def model_job_status(*, slug: str, job_id: Any) -> dict[str, Any]:
+    registered_model_get(slug=slug)
+    job = TrainingJob.objects.filter(pk=job_id).first() if str(job_id).isdigit() else None
+    if job is None:
+        raise Http404(f"No training job {job_id!r}.")
+    return {"job_status": job.status, "progress": job.progress, "error": job.error or None}
 
 
 def model_versions(*, slug: str) -> list[str]:
-    return [registered_model_get(slug=slug).model_version]
+    """The registered version and every trained one (Label Studio asks without saying which project)."""
+    model = registered_model_get(slug=slug)
+    trained = (
+        ModelVersion.objects.filter(model_project__model=model).values_list("number", flat=True).distinct()
+    )
+    return [model.model_version] + [f"{model.model_version}.{n}" for n in sorted(set(trained))]
 
 
 def model_metrics(*, slug: str) -> dict[str, Any]:

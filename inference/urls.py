@@ -14,6 +14,7 @@ urlpatterns = [
     path("/predict", apis.PredictApi.as_view(), name="model-predict"),
     path("/webhook", apis.WebhookApi.as_view(), name="model-webhook"),
     path("/train", apis.TrainApi.as_view(), name="model-train"),
+    path("/job_status", apis.JobStatusApi.as_view(), name="model-job-status"),
     path("/versions", apis.VersionsApi.as_view(), name="model-versions"),
     path("/metrics", apis.MetricsApi.as_view(), name="model-metrics"),
 ]

@@ -11,18 +11,22 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from hubsite.errors import HubError
+from registry.jobs import job_cancel, training_request
 from registry.mapping import class_mapping_validate, mapping_targets
 from registry.models import (
+    Annotation,
     ClassMapping,
     LabelStudioInstance,
     ModelClass,
     ModelProject,
     ModelState,
+    ModelVersion,
     Project,
     RegisteredModel,
+    TrainingJob,
     WebhookEvent,
 )
-from registry.services import model_check_connection, model_fetch_classes
+from registry.services import model_check_connection, model_fetch_classes, model_version_activate
 
 # Changing what runs makes a new model version, so Label Studio re-predicts with it.
 VERSIONED_FIELDS = ("kind", "import_path", "params", "url", "request_extra")
@@ -327,6 +331,18 @@ class ClassMappingInline(admin.TabularInline):  # type: ignore[type-arg]
         return super().get_queryset(request).select_related("model_class", "model_project__project")
 
 
+class ModelVersionInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = ModelVersion
+    extra = 0
+    fields = ("number", "metrics", "job", "created_at")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(ModelProject)
 class ModelProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = (
@@ -352,8 +368,21 @@ class ModelProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "errors_total",
         "last_error",
         "last_error_at",
+        "active_version",
+        "model_version_display",
     )
-    inlines = [ClassMappingInline, ModelStateInline]
+    inlines = [ClassMappingInline, ModelVersionInline, ModelStateInline]
+    actions = ["start_training"]
+
+    @admin.display(description="model_version")
+    def model_version_display(self, obj: ModelProject) -> str:
+        return obj.model_version
+
+    @admin.action(description="Start training")
+    def start_training(self, request: HttpRequest, queryset: QuerySet[ModelProject]) -> None:
+        for link in queryset.select_related("model", "project"):
+            job = training_request(link=link, trigger=TrainingJob.Trigger.MANUAL, debounce=False)
+            self.message_user(request, f"{link}: training job {job.pk} is {job.status}.", messages.SUCCESS)
 
 
 class ModelProjectInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -423,6 +452,99 @@ class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "received_at",
         "processed_at",
     )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(TrainingJob)
+class TrainingJobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "pk",
+        "model_project",
+        "status",
+        "progress_display",
+        "trigger",
+        "events",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "resulting_version",
+    )
+    list_filter = ("status", "trigger", "model_project__model")
+    list_select_related = ("model_project__model", "model_project__project__instance")
+    readonly_fields = (
+        "model_project",
+        "trigger",
+        "status",
+        "progress_display",
+        "events",
+        "rerun_requested",
+        "cancel_requested",
+        "not_before",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+        "worker",
+        "resulting_version",
+        "error",
+        "log_tail",
+    )
+    exclude = ("progress",)
+    actions = ["cancel_jobs"]
+
+    @admin.display(description="progress")
+    def progress_display(self, obj: TrainingJob) -> str:
+        return format_html(
+            '<progress value="{}" max="100"></progress> {}%',
+            round(obj.progress * 100),
+            round(obj.progress * 100),
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # jobs start from events or from "Start training" on a model in a project
+
+    @admin.action(description="Cancel")
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
+        for job in queryset:
+            done = job_cancel(job)
+            self.message_user(
+                request, f"Job {job.pk}: {'cancelling' if done else 'already finished'}.", messages.INFO
+            )
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("__str__", "model_project", "number", "is_active", "created_at")
+    list_filter = ("model_project__model",)
+    list_select_related = ("model_project__model", "model_project__project__instance")
+    readonly_fields = ("model_project", "number", "metrics", "state", "job", "created_at")
+    actions = ["activate"]
+
+    @admin.display(boolean=True, description="active")
+    def is_active(self, obj: ModelVersion) -> bool:
+        return obj.model_project.active_version == obj.number
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Roll back (or forward) to this version")
+    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        for version in queryset.select_related("model_project__model"):
+            model_version_activate(version=version)
+            self.message_user(
+                request,
+                f"{version.model_project} now serves version {version.number}.",
+                messages.SUCCESS,
+            )
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("ls_annotation_id", "ls_task_id", "project", "updated_at")
+    list_filter = ("project",)
+    readonly_fields = ("project", "ls_annotation_id", "ls_task_id", "task_data", "result", "updated_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

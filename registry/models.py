@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -243,6 +245,9 @@ class ModelProject(models.Model):
     errors_total = models.PositiveBigIntegerField(default=0, editable=False)
     last_error = models.TextField(blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, editable=False)
+    active_version = models.PositiveIntegerField(
+        default=0, help_text="The trained version in use (0: as registered, before any training)."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["model", "project"], name="unique_model_project")]
@@ -251,6 +256,12 @@ class ModelProject(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.slug} in {self.project}"
+
+    @property
+    def model_version(self) -> str:
+        """The version Label Studio sees for this project: the registered one, plus the trained one."""
+        base = self.model.model_version
+        return f"{base}.{self.active_version}" if self.active_version else base
 
 
 class ClassMapping(models.Model):
@@ -323,3 +334,95 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} for {self.model_id} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Annotation(models.Model):
+    """A Label Studio annotation as the webhooks reported it: the training set of a project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    ls_annotation_id = models.BigIntegerField()
+    ls_task_id = models.BigIntegerField(null=True, blank=True)
+    task_data = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "ls_annotation_id"], name="unique_annotation_per_project"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"annotation {self.ls_annotation_id} of task {self.ls_task_id}"
+
+    def as_fit_data(self) -> dict[str, Any]:
+        return {
+            "id": self.ls_annotation_id,
+            "task": {"id": self.ls_task_id, "data": self.task_data},
+            "result": self.result,
+        }
+
+
+class TrainingJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class Trigger(models.TextChoices):
+        EVENT = "event"
+        MANUAL = "manual"
+
+    model_project = models.ForeignKey(ModelProject, on_delete=models.CASCADE, related_name="jobs")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.EVENT)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0)
+    events = models.PositiveIntegerField(default=0, help_text="Events coalesced into this job.")
+    rerun_requested = models.BooleanField(
+        default=False, help_text="Events arrived while it ran: one more run follows."
+    )
+    cancel_requested = models.BooleanField(default=False)
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Debounce: runs no earlier than this.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    log_tail = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    resulting_version = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Single flight: at most one running job per model and project.
+            models.UniqueConstraint(
+                fields=["model_project"], condition=models.Q(status="running"), name="one_running_job"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.status})"
+
+
+class ModelVersion(models.Model):
+    """What a successful training produced for a model in a project: its state and metrics."""
+
+    model_project = models.ForeignKey(ModelProject, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    state = models.JSONField(default=dict, help_text="The model's saved state (artifacts) at this version.")
+    metrics = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey(TrainingJob, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model_project", "number"], name="unique_version_number")
+        ]
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"{self.model_project.model.slug} v{self.number}"

@@ -19,6 +19,7 @@ from registry.models import (
     ModelClass,
     ModelProject,
     ModelState,
+    ModelVersion,
     Project,
     RegisteredModel,
     WebhookEvent,
@@ -72,6 +73,7 @@ def model_project_link(*, model: RegisteredModel, project: Project) -> ModelProj
         link, created = ModelProject.objects.get(model=model, project=project), False
     if not created:
         ModelProject.objects.filter(pk=link.pk).update(last_seen_at=timezone.now())
+    link.model, link.project = model, project  # callers read both; spare the queries
     return link
 
 
@@ -211,3 +213,15 @@ def model_fetch_classes(*, model: RegisteredModel) -> FetchedClasses:
             created += was_created
             updated += not was_created
     return FetchedClasses(created=created, updated=updated, total=len(body))
+
+
+def model_version_activate(*, version: ModelVersion) -> None:
+    """Serve this trained version in its project: restore its saved state, report its version string."""
+    link = version.model_project
+    with transaction.atomic():
+        ModelState.objects.filter(model_project=link).exclude(key="extra_params").delete()
+        ModelState.objects.bulk_create(
+            ModelState(model_project=link, key=key, value=value) for key, value in version.state.items()
+        )
+        ModelProject.objects.filter(pk=link.pk).update(active_version=version.number)
+    link.active_version = version.number

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,29 @@ from django.test import Client
 from registry.models import RegisteredModel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Jobs the tests publish go to a broker of their own, never to the quickstart's."""
+    from hubsite.celery import app
+
+    broker_dir = Path(tempfile.mkdtemp(prefix="hub-test-broker-"))
+    os.environ["HUB_BROKER_DIR"] = str(broker_dir)  # for the workers the tests start
+    if app.conf.broker_url.startswith("filesystem"):
+        for folder in ("queue", "processed", "control"):
+            (broker_dir / folder).mkdir()
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(broker_dir / "queue"),
+            "data_folder_out": str(broker_dir / "queue"),
+            "processed_folder": str(broker_dir / "processed"),
+            "control_folder": str(broker_dir / "control"),
+            "store_processed": False,
+        }
+    elif app.conf.broker_url.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(app.conf.broker_url).flushdb()  # a database of the tests' own (.ci/run: 15)
+
 
 CFG = (
     '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
@@ -235,3 +259,89 @@ def admin_model_form(**fields: str) -> dict[str, str]:
         "classes-MAX_NUM_FORMS": "1000",
     }
     return {**form, **fields}
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            (self.process.kill if kill else self.process.terminate)()
+            self.process.wait(timeout=30)
+
+
+class WorkerFactory:
+    """Starts real Celery workers on the test database and the tests' broker."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.workers: list[Worker] = []
+
+    def start(self, **env_overrides: str) -> Worker:
+        log = self.tmp_path / f"worker-{len(self.workers)}.log"
+        env = {
+            **os.environ,
+            "DATABASE_URL": url_of_test_database(),
+            "HUB_DATA_DIR": str(settings.DATA_DIR),
+            "DB_CONN_MAX_AGE": "0",
+            "HUB_JOB_HEARTBEAT_SECONDS": "0.5",
+            "HUB_JOB_STALE_SECONDS": "3",
+            "HUB_TRAINING_DEBOUNCE_SECONDS": str(settings.HUB_TRAINING_DEBOUNCE_SECONDS),
+            **env_overrides,
+        }
+        with log.open("w") as log_file:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "hubsite",
+                    "worker",
+                    "--pool=solo",
+                    "--concurrency=1",
+                    "-Q",
+                    "hub",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "-n",
+                    f"test{len(self.workers)}@%h",
+                    "-l",
+                    "INFO",
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        worker = Worker(process=process, log=log)
+        self.workers.append(worker)
+        deadline = time.monotonic() + 60
+        while "ready." not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                worker.stop(kill=True)
+                pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        return worker
+
+
+@pytest.fixture
+def celery_workers(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[WorkerFactory]:
+    settings.HUB_TRAINING_DEBOUNCE_SECONDS = 1.5
+    factory = WorkerFactory(tmp_path)
+    yield factory
+    for worker in factory.workers:
+        worker.stop(kill=True)
+
+
+def wait_for(condition: Any, timeout: float = 60, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,51 @@ class TextClassifier(WOWAIHUB):
 
     Before any annotation it knows the seed set shipped beside it (sentiment: Positive/Negative);
     model classes reach the project's labels by name or through a label's ``predicted_values``.
+    Trained (``fit``) on the project's annotations, it learns the project's own labels.
+
+    The score is the confidence in the chosen label (``1 - least_confidence``): sorting tasks by
+    prediction score ascending in Label Studio's Data Manager puts the most uncertain first.
     """
 
     def setup(self) -> None:
-        self.pipeline = train_pipeline(*load_seed())
+        stored = self.get("training_set")
+        if stored:
+            training_set = json.loads(stored)
+            texts, labels = training_set["texts"], training_set["labels"]
+        else:
+            texts, labels = load_seed()
+        self.pipeline = train_pipeline(texts, labels)
+
+    def fit(self, event: str, data: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
+        annotations = data.get("annotations")
+        if annotations is None or self.label_config is None:
+            return None
+        try:
+            from_name, _, data_key = self.get_first_tag_occurence("Choices", ("Text", "HyperText"))
+        except ValueError:
+            return None
+        texts, labels = [], []
+        for annotation in annotations:
+            text = (annotation.get("task") or {}).get("data", {}).get(data_key)
+            for region in annotation.get("result") or []:
+                choices = (
+                    (region.get("value") or {}).get("choices")
+                    if region.get("from_name") == from_name
+                    else None
+                )
+                if isinstance(text, str) and choices:
+                    texts.append(text)
+                    labels.append(str(choices[0]))
+        self.report_progress(0.3, f"{len(texts)} labelled texts")
+        if len(set(labels)) < 2:
+            # One class cannot be learned alone: keep the seed's knowledge beside it.
+            seed_texts, seed_labels = load_seed()
+            texts, labels = seed_texts + texts, seed_labels + labels
+        self.pipeline = train_pipeline(texts, labels)
+        self.set("training_set", json.dumps({"texts": texts, "labels": labels}))
+        self.report_progress(0.9, "trained")
+        accuracy = float(self.pipeline.score(texts, labels))
+        return {"texts": len(texts), "classes": sorted(set(labels)), "train_accuracy": round(accuracy, 4)}
 
     def predict(
         self, tasks: list[dict[str, Any]], context: dict[str, Any] | None = None, **kwargs: Any
@@ -55,7 +97,7 @@ class TextClassifier(WOWAIHUB):
         for row in probabilities:
             best = int(row.argmax())
             label = label_map.get(classes[best])
-            score = float(row[best])
+            score = 1.0 - self.least_confidence([float(p) for p in row])
             if label is None:
                 predictions.append({"result": [], "score": 0.0})
                 continue

@@ -37,5 +37,7 @@ class RunResult:
 class Runner(ModelBackend, Protocol):
     # Whether the model's output goes through the project's class mappings (external models).
     uses_class_mappings: bool
+    # Whether Label Studio's events train it (fit on a worker).
+    supports_training: bool
 
     def predict(self, call: PredictCall) -> RunResult: ...

@@ -145,6 +145,7 @@ class HttpRunner:
     kind = "http"
     label = "External model server (V7 BYOM)"
     uses_class_mappings = True
+    supports_training = False  # V7's contract has no training
 
     def validate(self, model: RegisteredModel) -> None:
         if not model.url:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -71,14 +72,17 @@ def build_instance(
     label_config: str | None,
     parsed_config: dict[str, Any] | None,
     link_id: int | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    model_version: str | None = None,
 ) -> Any:
     cls = load_model_class(model)
     binding = HubBinding(
         state=state,
-        model_version=model.model_version,
+        model_version=model_version or model.model_version,
         params=model.params,
         parsed_label_config=parsed_config,
         label_studio=(lambda: label_studio_of(link_id)) if link_id else None,
+        progress=progress,
     )
     try:
         with bound(binding):
@@ -94,7 +98,14 @@ def instance_for(
     model: RegisteredModel, link: ModelProject | None, label_config: str, parsed: dict[str, Any]
 ) -> Any:
     """The cached instance for this model version, project and config; built on first use in this worker."""
-    key = (model.pk, model.version, model.import_path, link.pk if link else None, config_hash(label_config))
+    key = (
+        model.pk,
+        model.version,
+        model.import_path,
+        link.pk if link else None,
+        link.active_version if link else 0,
+        config_hash(label_config),
+    )
     return _instances.get_or_build(
         key,
         lambda: build_instance(
@@ -104,6 +115,7 @@ def instance_for(
             label_config=label_config,
             parsed_config=parsed,
             link_id=link.pk if link else None,
+            model_version=link.model_version if link else None,
         ),
     )
 
@@ -113,6 +125,7 @@ class PythonRunner:
     kind = "python"
     label = "Python model (SDK class)"
     uses_class_mappings = False
+    supports_training = True
 
     def validate(self, model: RegisteredModel) -> None:
         path = model.import_path.strip()

@@ -25,6 +25,8 @@ class HubBinding:
     # Where the project's Label Studio is and its token, for get_local_path: (base URL, token).
     # A function, read when media is fetched: an admin may set the token after the model was built.
     label_studio: Callable[[], tuple[str, str] | None] | None = None
+    # Set while a training job runs: fit reports progress (fraction, message) through it.
+    progress: Callable[[float, str], None] | None = None
 
 
 _current: ContextVar[HubBinding | None] = ContextVar("wow_ai_hub_binding", default=None)

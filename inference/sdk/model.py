@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,10 @@ MEDIA_PREFIXES = (
 )
 
 
+class JobCancelled(Exception):
+    """Raised by ``report_progress`` when an administrator cancelled the training job."""
+
+
 class WOWAIHUB:
     INITIAL_MODEL_VERSION = "0.0.1"
     TRAIN_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED", "START_TRAINING")
@@ -51,6 +56,7 @@ class WOWAIHUB:
         self._bound_parsed_config = binding.parsed_label_config if binding else None
         self.hub_params: Mapping[str, Any] = binding.params if binding else {}
         self._label_studio = binding.label_studio if binding else None
+        self._progress = binding.progress if binding else None
         self.project_id = project_id or ""
         self._label_config: str | None = None
         self._parsed_label_config: dict[str, Any] = {}
@@ -75,6 +81,33 @@ class WOWAIHUB:
     def fit(self, event: str, data: dict[str, Any], **kwargs: Any) -> Any:
         """Train or update from a Label Studio event; the Hub runs it in a background job."""
         return None
+
+    def report_progress(self, fraction: float, message: str = "") -> None:
+        """Tell the Hub how far ``fit`` is (0..1); shown on the training job. Raises JobCancelled
+        when an administrator cancelled the job, so a long fit stops at its next report."""
+        if self._progress is not None:
+            self._progress(min(max(float(fraction), 0.0), 1.0), message)
+
+    # -- active learning ---------------------------------------------------------------------------
+
+    @staticmethod
+    def least_confidence(probabilities: Sequence[float]) -> float:
+        """1 - max(p): high when the model is unsure of its best class."""
+        return 1.0 - max(probabilities) if probabilities else 0.0
+
+    @staticmethod
+    def margin(probabilities: Sequence[float]) -> float:
+        """1 - (p1 - p2) between the two best classes: high when they are close."""
+        top = sorted(probabilities, reverse=True)
+        return 1.0 - (top[0] - top[1]) if len(top) > 1 else 0.0
+
+    @staticmethod
+    def entropy(probabilities: Sequence[float]) -> float:
+        """Shannon entropy normalised to 0..1 by log(number of classes)."""
+        total = [p for p in probabilities if p > 0]
+        if len(probabilities) < 2:
+            return 0.0
+        return float(-sum(p * math.log(p) for p in total) / math.log(len(probabilities)))
 
     # -- label config -----------------------------------------------------------------------------
 

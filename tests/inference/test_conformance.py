@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from registry.models import ModelProject, ModelState, Project, RegisteredModel, WebhookEvent
+from registry.models import ModelProject, ModelState, Project, RegisteredModel, TrainingJob, WebhookEvent
 from tests.conftest import CFG, ECHO_CFG, ProtocolClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -363,9 +363,10 @@ def test_27_versions_lists_the_version_setup_reports(
     assert version in answer.body["versions"]
 
 
-def test_28_legacy_train_is_accepted_and_stored(
+def test_28_legacy_train_starts_a_job_whose_status_label_studio_can_ask(
     protocol: ProtocolClient, models: dict[str, RegisteredModel]
 ) -> None:
+    protocol.post("/ml/dummy/setup", setup_body())
     body = {
         "annotations": [],
         "project": "7.1700000000",
@@ -374,7 +375,12 @@ def test_28_legacy_train_is_accepted_and_stored(
     }
     answer = protocol.post("/ml/dummy/train", body)
     assert answer.status == 201
-    assert WebhookEvent.objects.get(pk=answer.body["event"]).action == "START_TRAINING"
+    job = TrainingJob.objects.get(pk=int(answer.body["job"]))
+    assert (job.trigger, job.status) == ("manual", "queued")
+    assert WebhookEvent.objects.get().action == "START_TRAINING"
+    status = protocol.post("/ml/dummy/job_status", {"job": answer.body["job"]})
+    assert status.body["job_status"] == "queued"
+    assert protocol.post("/ml/dummy/job_status", {"job": "999999"}).status == 404
 
 
 def test_30_wrong_method_is_405_and_unknown_paths_are_404_json(

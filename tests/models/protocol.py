@@ -191,3 +191,13 @@ class StatefulModel(WOWAIHUB):
             }
             for _ in tasks
         ]
+
+
+class SlowTrainer(WOWAIHUB):
+    """Trains for about 20 s in small steps, reporting progress, so tests can kill or cancel it."""
+
+    def fit(self, event: str, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        for step in range(80):
+            self.report_progress(step / 80, f"step {step}")
+            time.sleep(0.25)
+        return {"steps": 80}

@@ -1,0 +1,203 @@
+"""Running one training job on a worker: apply the stored events, call ``fit``, keep a version."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import deque
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from inference.runners.python import DatabaseStateStore, build_instance
+from inference.sdk.model import JobCancelled
+from registry.jobs import job_publish, training_request
+from registry.models import Annotation, ModelProject, ModelState, ModelVersion, TrainingJob, WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+ANNOTATION_UPSERTS = {"ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED"}
+ANNOTATION_DELETES = {"ANNOTATION_DELETED", "ANNOTATIONS_DELETED"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if value else []
+
+
+def events_apply(link: ModelProject) -> WebhookEvent | None:
+    """Apply the link's unprocessed events, oldest first, to its project's annotations; the last one."""
+    last = None
+    events = WebhookEvent.objects.filter(model=link.model, project=link.project, processed_at__isnull=True)
+    for event in events.order_by("received_at", "pk"):
+        payload = event.payload
+        if event.action in ANNOTATION_UPSERTS:
+            tasks = {t.get("id"): t for t in _as_list(payload.get("task")) if isinstance(t, dict)}
+            for annotation in _as_list(payload.get("annotation")):
+                if not isinstance(annotation, dict) or not isinstance(annotation.get("id"), int):
+                    continue
+                task_id = (
+                    annotation.get("task")
+                    if not isinstance(annotation.get("task"), dict)
+                    else annotation["task"].get("id")
+                )
+                task = tasks.get(task_id) or (next(iter(tasks.values())) if len(tasks) == 1 else {})
+                Annotation.objects.update_or_create(
+                    project=link.project,
+                    ls_annotation_id=annotation["id"],
+                    defaults={
+                        "ls_task_id": task_id if isinstance(task_id, int) else task.get("id"),
+                        "task_data": task.get("data") or {},
+                        "result": annotation.get("result") or [],
+                    },
+                )
+        elif event.action in ANNOTATION_DELETES:
+            deleted = _as_list(payload.get("annotations") or payload.get("annotation"))
+            ids = [a["id"] for a in deleted if isinstance(a, dict) and isinstance(a.get("id"), int)]
+            Annotation.objects.filter(project=link.project, ls_annotation_id__in=ids).delete()
+        WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())
+        last = event
+    return last
+
+
+class _JobLog(logging.Handler):
+    """The last lines logged by the thread running the job, for the admin."""
+
+    def __init__(self, thread_id: int) -> None:
+        super().__init__(level=logging.INFO)
+        self.thread_id = thread_id
+        self.lines: deque[str] = deque(maxlen=50)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread_id:
+            self.lines.append(self.format(record))
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.job_id = job_id
+        self.stopped = threading.Event()
+        self.cancelled = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(settings.HUB_JOB_HEARTBEAT_SECONDS):
+                TrainingJob.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
+                if TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+                    self.cancelled.set()
+        finally:
+            connection.close()
+
+
+def _claim(job_id: int, worker: str) -> TrainingJob | None:
+    job = (
+        TrainingJob.objects.filter(pk=job_id)
+        .select_related("model_project__model", "model_project__project")
+        .first()
+    )
+    if job is None or job.status != TrainingJob.Status.QUEUED:
+        return None
+    wait = (job.not_before - timezone.now()).total_seconds() if job.not_before else 0
+    if wait > 0:
+        job_publish(job.pk, delay=wait)  # debounce: more events may join it meanwhile
+        return None
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            claimed = TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
+                status=TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+            )
+    except Exception:  # the single-flight constraint: another run of this project is in progress
+        logger.info("Job %s waits for the running job of its project", job_id)
+        job_publish(job_id, delay=settings.HUB_TRAINING_DEBOUNCE_SECONDS)
+        return None
+    return job if claimed else None
+
+
+def _snapshot(link: ModelProject) -> dict[str, str]:
+    return dict(
+        ModelState.objects.filter(model_project=link).exclude(key="extra_params").values_list("key", "value")
+    )
+
+
+def training_job_run(job_id: int, *, worker: str = "") -> str:
+    """Run a queued job to its end; returns its final status ("" when it was not ours to run)."""
+    job = _claim(job_id, worker)
+    if job is None:
+        return ""
+    link = job.model_project
+    heartbeat = _Heartbeat(job.pk)
+    job_log = _JobLog(threading.get_ident())
+    logging.getLogger().addHandler(job_log)
+    heartbeat.start()
+    status, error, version = TrainingJob.Status.SUCCEEDED, "", None
+
+    def progress(fraction: float, message: str) -> None:
+        if heartbeat.cancelled.is_set():
+            raise JobCancelled
+        TrainingJob.objects.filter(pk=job.pk).update(progress=fraction)
+        if message:
+            logger.info("%s", message)
+
+    try:
+        last_event = events_apply(link)
+        annotations = [
+            a.as_fit_data() for a in Annotation.objects.filter(project=link.project).order_by("pk")
+        ]
+        event = (
+            last_event.action if last_event and job.trigger == TrainingJob.Trigger.EVENT else "START_TRAINING"
+        )
+        data = {**(last_event.payload if last_event else {}), "annotations": annotations}
+        logger.info("Training %s on %d annotations (%s)", link, len(annotations), event)
+        instance = build_instance(
+            link.model,
+            state=DatabaseStateStore(link.pk),
+            project_id=str(link.project.ls_project_id),
+            label_config=link.project.label_config or "<View></View>",
+            parsed_config=link.project.parsed_label_config,
+            link_id=link.pk,
+            progress=progress,
+        )
+        result = instance.fit(event, data)
+        if result is not None:
+            version = _keep_version(link, job, result)
+    except JobCancelled:
+        status = TrainingJob.Status.CANCELLED
+    except Exception as exc:
+        logger.exception("Training job %s failed", job.pk)
+        status, error = TrainingJob.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    finally:
+        heartbeat.stopped.set()
+        logging.getLogger().removeHandler(job_log)
+    TrainingJob.objects.filter(pk=job.pk).update(
+        status=status,
+        progress=1.0 if status == TrainingJob.Status.SUCCEEDED else job.progress,
+        finished_at=timezone.now(),
+        error=error,
+        resulting_version=version,
+        log_tail="\n".join(job_log.lines),
+    )
+    if TrainingJob.objects.filter(pk=job.pk, rerun_requested=True).exists():
+        training_request(link=link, trigger=job.trigger, debounce=False)
+    return status
+
+
+def _keep_version(link: ModelProject, job: TrainingJob, result: Any) -> int:
+    with transaction.atomic():
+        ModelProject.objects.select_for_update().filter(pk=link.pk).first()
+        number = (link.versions.aggregate(Max("number"))["number__max"] or 0) + 1
+        # Whatever fit returned, stored as JSON (numpy numbers and the like as text).
+        metrics = json.loads(
+            json.dumps(result if isinstance(result, dict) else {"result": result}, default=str)
+        )
+        ModelVersion.objects.create(
+            model_project=link, number=number, state=_snapshot(link), metrics=metrics, job=job
+        )
+        ModelProject.objects.filter(pk=link.pk).update(active_version=number)
+    logger.info("%s is now at version %s", link, number)
+    return number
