@@ -4,7 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 9090
 
-.PHONY: run test lint format bench clean
+E2E_VENV ?= .e2e/ls-venv
+
+.PHONY: run test e2e lint format bench clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +23,15 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(PY) -m pytest
+
+# Real Label Studio in its own virtualenv (about 1 GB, a few minutes the first time).
+$(E2E_VENV)/.installed:
+	$(PYTHON) -m venv $(E2E_VENV)
+	$(E2E_VENV)/bin/pip install --quiet label-studio==1.23.2
+	touch $@
+
+e2e: $(VENV)/.dev $(E2E_VENV)/.installed
+	LABEL_STUDIO_BIN=$(abspath $(E2E_VENV))/bin/label-studio $(PY) -m pytest tests/e2e -m e2e
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

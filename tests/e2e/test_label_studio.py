@@ -1,0 +1,174 @@
+"""Label Studio 1.23 connects to the Hub, retrieves predictions, sends webhooks and trains through it."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.e2e.conftest import Hub, LabelStudio, step
+
+pytestmark = pytest.mark.e2e
+
+TEXT_CFG = (
+    '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
+    '<Choice value="Positive"/><Choice value="Negative"/></Choices></View>'
+)
+IMAGE_CFG = (
+    '<View><Image name="image" value="$image"/><RectangleLabels name="label" toName="image">'
+    '<Label value="Box" predicted_values="rectangle, square"/><Label value="Ball" predicted_values="circle"/>'
+    "</RectangleLabels></View>"
+)
+TOPIC_CFG = (
+    '<View><Text name="text" value="$text"/><Choices name="topic" toName="text">'
+    '<Choice value="Sports"/><Choice value="Politics"/></Choices></View>'
+)
+
+
+def new_project(ls: LabelStudio, title: str, config: str, tasks: list[dict[str, Any]] | None = None) -> int:
+    with step(f"create project '{title}'"):
+        project_id = int(ls.api("POST", "/api/projects", json={"title": title, "label_config": config})["id"])
+    if tasks:
+        with step(f"import {len(tasks)} tasks into '{title}'"):
+            ls.api("POST", f"/api/projects/{project_id}/import", json=tasks)
+    return project_id
+
+
+def connect(ls: LabelStudio, project_id: int, url: str, **extra: Any) -> int:
+    with step(f"connect the Hub model {url} (Validate and Save)"):
+        backend = ls.api(
+            "POST",
+            "/api/ml",
+            json={"project": project_id, "url": url, "title": url.rsplit("/", 1)[-1], **extra},
+        )
+        return int(backend["id"])
+
+
+def retrieve_predictions(ls: LabelStudio, project_id: int) -> list[dict[str, Any]]:
+    with step("Retrieve Predictions"):
+        ls.api(
+            "POST",
+            f"/api/dm/actions?id=retrieve_tasks_predictions&project={project_id}",
+            json={"project": str(project_id), "selectedItems": {"all": True, "excluded": []}},
+        )
+    with step("read back the stored predictions"):
+        tasks = ls.api("GET", f"/api/tasks?project={project_id}&page_size=1000")["tasks"]
+        return [ls.api("GET", f"/api/tasks/{task['id']}") for task in tasks]
+
+
+def test_text_classification_gets_a_prediction_for_every_task(label_studio: LabelStudio, hub: Hub) -> None:
+    texts = [
+        "I love this, it is great",
+        "Terrible, it broke at once",
+        "Excellent service, very happy",
+        "Awful and slow",
+    ]
+    project_id = new_project(label_studio, "Sentiment", TEXT_CFG, [{"text": t} for t in texts])
+    connect(label_studio, project_id, f"{hub.url}/ml/text-classifier")
+    tasks = retrieve_predictions(label_studio, project_id)
+    with step("check the predictions"):
+        assert len(tasks) == 4
+        by_text = {t["data"]["text"]: t["predictions"] for t in tasks}
+        for text, expected in zip(texts, ["Positive", "Negative", "Positive", "Negative"], strict=True):
+            [prediction] = by_text[text]
+            assert prediction["model_version"] == "text-classifier@1"
+            assert prediction["result"][0]["value"]["choices"] == [expected], (text, prediction)
+            assert 0.5 < prediction["score"] <= 1
+
+
+def shapes_png() -> bytes:
+    picture = Image.new("RGB", (400, 200), "white")
+    ImageDraw.Draw(picture).rectangle((40, 20, 139, 99), fill=(200, 30, 30))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_uploaded_images_get_rectangles_from_the_external_detector(
+    label_studio: LabelStudio, hub: Hub
+) -> None:
+    project_id = new_project(label_studio, "Detection", IMAGE_CFG)
+    with step("upload an image into Label Studio"):
+        label_studio.api(
+            "POST",
+            f"/api/projects/{project_id}/import",
+            files={"file": ("shapes.png", shapes_png(), "image/png")},
+        )
+    connect(label_studio, project_id, f"{hub.url}/ml/byom-detector")
+    [task] = retrieve_predictions(label_studio, project_id)
+    with step("check the rectangle (the Hub fetched /data/upload/... with Label Studio's token)"):
+        assert task["data"]["image"].startswith("/data/upload/")
+        [prediction] = task["predictions"]
+        boxes = [r for r in prediction["result"] if r["type"] == "rectanglelabels"]
+        assert len(boxes) == 1, prediction
+        value = boxes[0]["value"]
+        assert value["rectanglelabels"] == ["Box"]
+        assert abs(value["x"] - 10) < 1 and abs(value["y"] - 10) < 1.5
+        assert abs(value["width"] - 25) < 1 and abs(value["height"] - 40) < 1.5
+
+
+TRAINING = [
+    ("The striker scored twice in the final", "Sports"),
+    ("The goalkeeper saved a penalty in the cup match", "Sports"),
+    ("She won the marathon and broke the record", "Sports"),
+    ("The team won the league game", "Sports"),
+    ("Parliament passed the budget after a debate", "Politics"),
+    ("The minister resigned over the election scandal", "Politics"),
+    ("The senate rejected the tax law", "Politics"),
+    ("Voters chose a new president", "Politics"),
+]
+
+
+def test_annotations_reach_the_hub_and_start_training_changes_the_version(
+    label_studio: LabelStudio, hub: Hub
+) -> None:
+    project_id = new_project(
+        label_studio,
+        "Topics",
+        TOPIC_CFG,
+        [{"text": text} for text, _ in TRAINING]
+        + [{"text": "The club signed a striker"}, {"text": "The president signed the law"}],
+    )
+    backend_id = connect(label_studio, project_id, f"{hub.url}/ml/text-classifier")
+    with step("versions before training"):
+        before = label_studio.api("GET", f"/api/ml/{backend_id}/versions")["versions"]
+        assert before == ["text-classifier@1"], before
+    tasks = label_studio.api("GET", f"/api/tasks?project={project_id}&page_size=100")["tasks"]
+    labels = dict(TRAINING)
+    with step("annotate tasks in Label Studio (its webhook sends them to the Hub)"):
+        for task in tasks:
+            label = labels.get(task["data"]["text"])
+            if label:
+                result = [
+                    {
+                        "from_name": "topic",
+                        "to_name": "text",
+                        "type": "choices",
+                        "value": {"choices": [label]},
+                    }
+                ]
+                label_studio.api("POST", f"/api/tasks/{task['id']}/annotations", json={"result": result})
+    with step("Start training"):
+        label_studio.api("POST", f"/api/ml/{backend_id}/train", json={})
+    with step("the worker trains and Label Studio lists the new version"):
+        deadline = time.monotonic() + 90
+        versions = before
+        while time.monotonic() < deadline and len(versions) < 2:
+            time.sleep(1)
+            versions = label_studio.api("GET", f"/api/ml/{backend_id}/versions")["versions"]
+        assert len(versions) >= 2 and versions[-1].startswith("text-classifier@1."), versions
+    with step("new predictions carry the new version and the learned labels"):
+        setup_version = label_studio.api("GET", f"/api/ml/{backend_id}")["model_version"]
+        assert setup_version == versions[-1], (setup_version, versions)
+        predicted = {
+            t["data"]["text"]: t["predictions"] for t in retrieve_predictions(label_studio, project_id)
+        }
+        for text, expected in [
+            ("The club signed a striker", "Sports"),
+            ("The president signed the law", "Politics"),
+        ]:
+            latest = [p for p in predicted[text] if p["model_version"] == setup_version]
+            assert latest and latest[0]["result"][0]["value"]["choices"] == [expected], predicted[text]
