@@ -27,11 +27,11 @@ def target(control_type: str, label: str = "Car", textarea: str | None = None) -
     )
 
 
-def result(confidence: float = 0.8, **geometry: Any) -> dict[str, Any]:
+def result(confidence: Any = 0.8, **geometry: Any) -> dict[str, Any]:
     return {"name": "car", "label": "car", "confidence": confidence, **geometry}
 
 
-BOX = {"bounding_box": {"x": 40, "y": 20, "w": 100, "h": 80}}
+BOX: dict[str, Any] = {"bounding_box": {"x": 40, "y": 20, "w": 100, "h": 80}}
 
 CONVERSIONS = [
     pytest.param(
