@@ -31,7 +31,10 @@ class HubSession(requests.Session):
     def __init__(self, pool_size: int = 10) -> None:
         super().__init__()
         adapter = HTTPAdapter(
-            pool_connections=4, pool_maxsize=pool_size, max_retries=Retry(total=0, redirect=0)
+            # read=False: a read timeout surfaces as itself (our 504), not as "max retries" (a 503).
+            pool_connections=4,
+            pool_maxsize=pool_size,
+            max_retries=Retry(total=0, read=False, redirect=0),
         )
         self.mount("http://", adapter)
         self.mount("https://", adapter)
