@@ -12,6 +12,20 @@ EXAMPLE_MODELS: list[dict[str, str]] = [
         "description": "TF-IDF + logistic regression for Text + Choices; ships a sentiment seed set.",
     },
     {
+        "name": "Interactive NER",
+        "slug": "ner-interactive",
+        "kind": "python",
+        "import_path": "examples.ner_interactive.model.InteractiveNER",
+        "description": "Proposes other occurrences of a labelled span; learns a gazetteer from annotations.",
+    },
+    {
+        "name": "Speech transcriber",
+        "slug": "asr",
+        "kind": "python",
+        "import_path": "examples.asr.model.SpeechTranscriber",
+        "description": "pocketsphinx English model; one region and its text per segment of long audio.",
+    },
+    {
         "name": "Dummy",
         "slug": "dummy",
         "kind": "python",

@@ -38,6 +38,11 @@ def test_quickstart_creates_an_admin_and_registers_the_examples_once(
     call_command("quickstart")
     second = capsys.readouterr().out
     assert "Already registered: text-classifier" in second and "Admin user exists" in second
-    assert sorted(RegisteredModel.objects.values_list("slug", flat=True)) == ["dummy", "text-classifier"]
+    assert sorted(RegisteredModel.objects.values_list("slug", flat=True)) == [
+        "asr",
+        "dummy",
+        "ner-interactive",
+        "text-classifier",
+    ]
     password = (tmp_path / "admin-password").read_text().strip()
     assert Client().login(username="admin", password=password)

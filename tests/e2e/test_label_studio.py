@@ -110,6 +110,39 @@ def test_uploaded_images_get_rectangles_from_the_external_detector(
         assert abs(value["width"] - 25) < 1 and abs(value["height"] - 40) < 1.5
 
 
+NER_CFG = (
+    '<View><Labels name="label" toName="text"><Label value="PER"/><Label value="ORG"/></Labels>'
+    '<Text name="text" value="$text"/></View>'
+)
+
+
+def test_interactive_ner_suggests_the_other_occurrences(label_studio: LabelStudio, hub: Hub) -> None:
+    text = "Apple hired Tim. Later Apple said Tim and Apple agree."
+    project_id = new_project(label_studio, "NER", NER_CFG, [{"text": text}])
+    backend_id = connect(label_studio, project_id, f"{hub.url}/ml/ner-interactive", is_interactive=True)
+    [task] = label_studio.api("GET", f"/api/tasks?project={project_id}")["tasks"]
+    drawn = {
+        "id": "u1",
+        "from_name": "label",
+        "to_name": "text",
+        "type": "labels",
+        "origin": "manual",
+        "value": {"start": 0, "end": 5, "text": "Apple", "labels": ["ORG"]},
+    }
+    with step("interactive pre-annotation (the labeling UI's call)"):
+        answer = label_studio.api(
+            "POST",
+            f"/api/ml/{backend_id}/interactive-annotating",
+            json={"task": task["id"], "context": {"result": [drawn]}},
+        )
+    with step("check the suggestions"):
+        assert "errors" not in answer, answer
+        spans = [
+            (r["value"]["start"], r["value"]["end"], r["value"]["labels"]) for r in answer["data"]["result"]
+        ]
+        assert spans == [(23, 28, ["ORG"]), (42, 47, ["ORG"])], answer
+
+
 TRAINING = [
     ("The striker scored twice in the final", "Sports"),
     ("The goalkeeper saved a penalty in the cup match", "Sports"),
