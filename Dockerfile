@@ -16,4 +16,4 @@ RUN mkdir -p /data && chown hub:hub /data \
 USER hub
 EXPOSE 9090
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health', timeout=2)"
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn -c hubsite/gunicorn.conf.py hubsite.wsgi"]
+CMD ["bin/docker-entrypoint"]

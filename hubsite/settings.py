@@ -160,6 +160,14 @@ HUB_OUTBOUND_TIMEOUT = (
 )
 HUB_MAX_MEDIA_BYTES = env.int("HUB_MAX_MEDIA_BYTES", default=50 * 1024 * 1024)
 HUB_MAX_UPSTREAM_RESPONSE_BYTES = env.int("HUB_MAX_UPSTREAM_RESPONSE_BYTES", default=20 * 1024 * 1024)
+# Single-model mode (wow-ai-ml start): the model with this slug also answers at the root.
+HUB_STANDALONE_MODEL = env.str("HUB_STANDALONE_MODEL", default="")
+if HUB_STANDALONE_MODEL:
+    ROOT_URLCONF = "hubsite.standalone"
+HUB_BASIC_AUTH_USER = env.str("HUB_BASIC_AUTH_USER", default="")
+HUB_BASIC_AUTH_PASS = env.str("HUB_BASIC_AUTH_PASS", default="")
+if HUB_BASIC_AUTH_USER and HUB_BASIC_AUTH_PASS:
+    MIDDLEWARE.insert(0, "hubsite.standalone.BasicAuthMiddleware")
 HUB_PUBLIC_URL = env.str("HUB_PUBLIC_URL", default="http://localhost:9090").rstrip("/")
 
 # Background jobs (Celery). Jobs live in the database; the broker only carries "run job N".
