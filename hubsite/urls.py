@@ -11,6 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The connection key in the path is for callers that cannot send credentials (Label Studio's webhook).
+    path("ml/<slug:slug>/k/<str:key>", include("inference.urls")),
     path("ml/<slug:slug>", include("inference.urls")),
 ]
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inference import services
+from inference.auth import ModelCallerAllowed, ModelCredentials
 from inference.serializers import (
     JobStatusInputSerializer,
     PredictInputSerializer,
@@ -20,6 +21,13 @@ from inference.serializers import (
 )
 
 
+class ProtocolApi(APIView):
+    """Open by default; a model registered with "require credentials" needs basic auth or its key."""
+
+    authentication_classes = [ModelCredentials]
+    permission_classes = [ModelCallerAllowed]
+
+
 def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -27,15 +35,15 @@ def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
     return data
 
 
-class HealthApi(APIView):
+class HealthApi(ProtocolApi):
     @extend_schema(operation_id="model_health", responses={200: dict})
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: Request, slug: str, key: str | None = None) -> Response:
         return Response(services.model_health(slug=slug))
 
 
-class SetupApi(APIView):
+class SetupApi(ProtocolApi):
     @extend_schema(request=SetupInputSerializer, responses={200: dict})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: Request, slug: str, key: str | None = None) -> Response:
         data = _valid(SetupInputSerializer, request)
         version = services.model_setup(
             slug=slug,
@@ -48,9 +56,9 @@ class SetupApi(APIView):
         return Response({"model_version": version})
 
 
-class PredictApi(APIView):
+class PredictApi(ProtocolApi):
     @extend_schema(request=PredictInputSerializer, responses={200: dict})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: Request, slug: str, key: str | None = None) -> Response:
         data = _valid(PredictInputSerializer, request)
         results = services.model_predict(
             slug=slug,
@@ -62,37 +70,37 @@ class PredictApi(APIView):
         return Response({"results": results})
 
 
-class WebhookApi(APIView):
+class WebhookApi(ProtocolApi):
     @extend_schema(request=WebhookInputSerializer, responses={200: dict, 201: dict})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: Request, slug: str, key: str | None = None) -> Response:
         data = _valid(WebhookInputSerializer, request)
         code, body = services.model_webhook(slug=slug, action=data["action"], payload=dict(request.data))
         return Response(body, status=code)
 
 
-class TrainApi(APIView):
+class TrainApi(ProtocolApi):
     @extend_schema(request=TrainInputSerializer, responses={201: dict})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: Request, slug: str, key: str | None = None) -> Response:
         data = _valid(TrainInputSerializer, request)
         job = services.model_train_legacy(slug=slug, payload=dict(request.data), uid=data.get("project"))
         body = {"status": "ok", "job": str(job.pk)} if job else {"status": "stored"}
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class JobStatusApi(APIView):
+class JobStatusApi(ProtocolApi):
     @extend_schema(request=JobStatusInputSerializer, responses={200: dict})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: Request, slug: str, key: str | None = None) -> Response:
         data = _valid(JobStatusInputSerializer, request)
         return Response(services.model_job_status(slug=slug, job_id=data["job"]))
 
 
-class VersionsApi(APIView):
+class VersionsApi(ProtocolApi):
     @extend_schema(operation_id="model_versions", responses={200: dict})
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: Request, slug: str, key: str | None = None) -> Response:
         return Response({"versions": services.model_versions(slug=slug)})
 
 
-class MetricsApi(APIView):
+class MetricsApi(ProtocolApi):
     @extend_schema(operation_id="model_metrics", responses={200: dict})
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: Request, slug: str, key: str | None = None) -> Response:
         return Response(services.model_metrics(slug=slug))

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -66,6 +67,12 @@ class LabelStudioInstanceForm(WriteOnlySecretsForm):
 
 class RegisteredModelForm(WriteOnlySecretsForm):
     secret_fields = ("auth_secret",)
+    protocol_password = forms.CharField(
+        label="basic-auth password",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored hashed; leave empty to keep the current one.",
+    )
 
     class Meta:
         model = RegisteredModel
@@ -89,7 +96,25 @@ class RegisteredModelForm(WriteOnlySecretsForm):
             "threshold",
             "request_extra",
             "version",
+            "protocol_auth_required",
+            "protocol_username",
         )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if (
+            cleaned.get("protocol_auth_required")
+            and cleaned.get("protocol_username")
+            and not (cleaned.get("protocol_password") or self.instance.protocol_password_hash)
+        ):
+            raise ValidationError({"protocol_password": "Set a password for the basic-auth username."})
+        return cleaned
+
+    def save(self, commit: bool = True) -> RegisteredModel:
+        if self.cleaned_data.get("protocol_password"):
+            self.instance.set_protocol_password(self.cleaned_data["protocol_password"])
+        model: RegisteredModel = super().save(commit=commit)
+        return model
 
 
 class HealthFilter(admin.SimpleListFilter):
@@ -151,7 +176,7 @@ class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "updated_at",
     )
     inlines = [ModelClassInline]
-    actions = ["test_connection", "fetch_classes"]
+    actions = ["test_connection", "fetch_classes", "new_connection_key"]
     fieldsets = (
         (None, {"fields": ("name", "slug", "kind", "enabled", "description")}),
         ("Python model", {"fields": ("import_path", "params")}),
@@ -173,6 +198,7 @@ class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 )
             },
         ),
+        ("Access", {"fields": ("protocol_auth_required", "protocol_username", "protocol_password")}),
         ("Version", {"fields": ("version", "model_version_display")}),
         (
             "Last check",
@@ -221,6 +247,18 @@ class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             if before and any(before[name] != getattr(obj, name) for name in VERSIONED_FIELDS):
                 obj.version += 1
         super().save_model(request, obj, form, change)
+
+    @admin.action(description="New connection key (shown once)")
+    def new_connection_key(self, request: HttpRequest, queryset: QuerySet[RegisteredModel]) -> None:
+        for model in queryset:
+            key = model.new_connection_key()
+            RegisteredModel.objects.filter(pk=model.pk).update(connection_key_hash=model.connection_key_hash)
+            self.message_user(
+                request,
+                f"{model.slug}: connect Label Studio to {settings.HUB_PUBLIC_URL}/ml/{model.slug}/k/{key} "
+                "(the key is not stored and will not be shown again).",
+                messages.WARNING,
+            )
 
     @admin.action(description="Fetch classes")
     def fetch_classes(self, request: HttpRequest, queryset: QuerySet[RegisteredModel]) -> None:

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from typing import Any
 
+from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -92,6 +96,16 @@ class RegisteredModel(models.Model):
         help_text="Merged into every inference request (JSON object).",
     )
 
+    # Who may call the model's protocol endpoints (off by default, as for Label Studio's own backends).
+    protocol_auth_required = models.BooleanField(
+        "require credentials",
+        default=False,
+        help_text="Callers need HTTP basic auth (what Label Studio sends) or the connection key in the URL.",
+    )
+    protocol_username = models.CharField("basic-auth username", max_length=150, blank=True)
+    protocol_password_hash = models.CharField(max_length=200, blank=True, editable=False)
+    connection_key_hash = models.CharField(max_length=64, blank=True, editable=False)
+
     last_check_ok = models.BooleanField(null=True, editable=False)
     last_check_latency_ms = models.FloatField(null=True, editable=False)
     last_check_error = models.TextField(blank=True, editable=False)
@@ -113,6 +127,27 @@ class RegisteredModel(models.Model):
     @property
     def model_version(self) -> str:
         return f"{self.slug}@{self.version}"
+
+    def set_protocol_password(self, password: str) -> None:
+        self.protocol_password_hash = make_password(password)
+
+    def check_protocol_credentials(self, username: str, password: str) -> bool:
+        # check_password runs the hasher even for a wrong username, so timing tells nothing.
+        password_ok = bool(self.protocol_password_hash) and check_password(
+            password, self.protocol_password_hash
+        )
+        return password_ok and hmac.compare_digest(username.encode(), self.protocol_username.encode())
+
+    def new_connection_key(self) -> str:
+        """A fresh key for ``/ml/<slug>/k/<key>`` (Label Studio's webhook sends no credentials); only its
+        hash is kept, so it is shown once."""
+        key = secrets.token_urlsafe(24)
+        self.connection_key_hash = hashlib.sha256(key.encode()).hexdigest()
+        return key
+
+    def check_connection_key(self, key: str) -> bool:
+        given = hashlib.sha256(key.encode()).hexdigest()
+        return bool(self.connection_key_hash) and hmac.compare_digest(given, self.connection_key_hash)
 
     @property
     def effective_classes_url(self) -> str:

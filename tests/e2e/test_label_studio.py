@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
 import pytest
+import requests
 from PIL import Image, ImageDraw
 
-from tests.e2e.conftest import Hub, LabelStudio, step
+from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import TOKEN, Hub, LabelStudio, step
 
 pytestmark = pytest.mark.e2e
 
@@ -205,3 +210,48 @@ def test_annotations_reach_the_hub_and_start_training_changes_the_version(
         ]:
             latest = [p for p in predicted[text] if p["model_version"] == setup_version]
             assert latest and latest[0]["result"][0]["value"]["choices"] == [expected], predicted[text]
+
+
+def test_a_model_behind_basic_auth_is_refused_without_it_and_works_with_it(
+    label_studio: LabelStudio, hub: Hub
+) -> None:
+    with step("require credentials for the dummy model in the Hub"):
+        script = (
+            "from registry.models import RegisteredModel\n"
+            "m = RegisteredModel.objects.get(slug='dummy')\n"
+            "m.protocol_auth_required = True; m.protocol_username = 'labeler'; m.set_protocol_password('e2e-pass')\n"
+            "m.save()\n"
+        )
+        env = {**os.environ, "HUB_DATA_DIR": str(hub.data_dir)}
+        env.pop("DATABASE_URL", None)
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", script],
+            cwd=REPO_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    project_id = new_project(label_studio, "Guarded", TEXT_CFG, [{"text": "anything"}])
+    url = f"{hub.url}/ml/dummy"
+    with step("connecting without credentials is refused"):
+        response = requests.post(
+            label_studio.url + "/api/ml",
+            headers={"Authorization": f"Token {TOKEN}"},
+            timeout=60,
+            json={"project": project_id, "url": url, "title": "dummy"},
+        )
+        assert response.status_code == 400, response.text
+        assert "authentication parameters were either not provided or are incorrect" in response.text
+    connect(
+        label_studio,
+        project_id,
+        url,
+        auth_method="BASIC_AUTH",
+        basic_auth_user="labeler",
+        basic_auth_pass="e2e-pass",
+    )
+    [task] = retrieve_predictions(label_studio, project_id)
+    with step("the prediction made it through basic auth"):
+        [prediction] = task["predictions"]
+        assert prediction["model_version"] == "dummy@1"
+        assert prediction["result"][0]["value"]["choices"] == ["Positive"]

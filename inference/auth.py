@@ -1,0 +1,55 @@
+"""Credentials for a model's protocol endpoints, when its registration asks for them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from registry.models import RegisteredModel
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    return username, password
+
+
+class ModelCredentials(BaseAuthentication):
+    """Only says how to authenticate (the ``WWW-Authenticate`` of a 401); the check is the permission's."""
+
+    def authenticate(self, request: Request) -> None:
+        return None
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Basic realm="Login required"'
+
+
+class ModelCallerAllowed(BasePermission):
+    message = "This model requires credentials: HTTP basic auth or its connection key in the URL."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        slug = view.kwargs.get("slug")
+        model = (
+            RegisteredModel.objects.filter(slug=slug)
+            .only(
+                "protocol_auth_required", "protocol_username", "protocol_password_hash", "connection_key_hash"
+            )
+            .first()
+        )
+        if model is None or not model.protocol_auth_required:
+            return True  # unknown slugs get their 404 from the view
+        key = view.kwargs.get("key")
+        if key is not None:
+            return model.check_connection_key(key)
+        credentials = _basic_credentials(request)
+        return credentials is not None and model.check_protocol_credentials(*credentials)
