@@ -31,6 +31,7 @@ $(E2E_VENV)/.installed:
 	touch $@
 
 e2e: $(VENV)/.dev $(E2E_VENV)/.installed
+	@command -v chromium >/dev/null || { echo "make e2e needs Debian's Chromium: apt-get install chromium"; exit 1; }
 	LABEL_STUDIO_BIN=$(abspath $(E2E_VENV))/bin/label-studio $(PY) -m pytest tests/e2e -m e2e
 
 lint: $(VENV)/.dev

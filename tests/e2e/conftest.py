@@ -77,6 +77,11 @@ class LabelStudio:
 class Hub:
     url: str
     data_dir: Path
+    detector_url: str
+
+    @property
+    def admin_password(self) -> str:
+        return (self.data_dir / "admin-password").read_text().strip()
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +146,10 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         )
     try:
         wait_http(f"http://127.0.0.1:{port}/ml/byom-detector/health", 120, process, log)
-        yield Hub(url=f"http://127.0.0.1:{port}", data_dir=data)
+        yield Hub(
+            url=f"http://127.0.0.1:{port}",
+            data_dir=data,
+            detector_url=f"http://127.0.0.1:{detector_port}/api/infer",
+        )
     finally:
         stop(process)
