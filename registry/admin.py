@@ -29,6 +29,19 @@ from registry.models import (
 )
 from registry.services import model_check_connection, model_fetch_classes, model_version_activate
 
+MODEL_SERVER_FIELDS = (
+    "url",
+    "classes_url",
+    "auth_method",
+    "auth_username",
+    "auth_header_name",
+    "auth_secret",
+    "image_transport",
+    "timeout_seconds",
+    "max_concurrency",
+    "threshold",
+    "request_extra",
+)
 # Changing what runs makes a new model version, so Label Studio re-predicts with it.
 VERSIONED_FIELDS = ("kind", "import_path", "params", "url", "request_extra")
 
@@ -84,17 +97,7 @@ class RegisteredModelForm(WriteOnlySecretsForm):
             "description",
             "import_path",
             "params",
-            "url",
-            "classes_url",
-            "auth_method",
-            "auth_username",
-            "auth_header_name",
-            "auth_secret",
-            "image_transport",
-            "timeout_seconds",
-            "max_concurrency",
-            "threshold",
-            "request_extra",
+            *MODEL_SERVER_FIELDS,
             "version",
             "protocol_auth_required",
             "protocol_username",
@@ -182,21 +185,7 @@ class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ("Python model", {"fields": ("import_path", "params")}),
         (
             "Model server (external model or ML backend)",
-            {
-                "fields": (
-                    "url",
-                    "classes_url",
-                    "auth_method",
-                    "auth_username",
-                    "auth_header_name",
-                    "auth_secret",
-                    "image_transport",
-                    "timeout_seconds",
-                    "max_concurrency",
-                    "threshold",
-                    "request_extra",
-                )
-            },
+            {"fields": MODEL_SERVER_FIELDS},
         ),
         ("Access", {"fields": ("protocol_auth_required", "protocol_username", "protocol_password")}),
         ("Version", {"fields": ("version", "model_version_display")}),

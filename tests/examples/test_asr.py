@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,7 @@ from django.test import Client
 from numpy.typing import NDArray
 
 from examples.asr.model import RATE, read_wav, split_on_silence
-from tests.conftest import register
+from tests.conftest import QuietHandler, register, serving
 
 FIXTURE = Path(__file__).resolve().parents[2] / "examples" / "asr" / "fixtures" / "speech.wav"
 CFG = (
@@ -41,25 +39,16 @@ def test_silence_splits_speech_into_segments_at_the_pauses() -> None:
     assert split_on_silence(np.concatenate([gap(1.0), tone(0.05), gap(1.0)])) == []  # a click is not speech
 
 
-class Uploads(BaseHTTPRequestHandler):
+class Uploads(QuietHandler):
     def do_GET(self) -> None:
         ok = self.headers.get("Authorization") == "Token t0k" and self.path == "/data/upload/1/speech.wav"
-        body = FIXTURE.read_bytes() if ok else b""
-        self.send_response(200 if ok else 401)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200 if ok else 401, FIXTURE.read_bytes() if ok else b"", "audio/wav")
 
 
 @pytest.fixture
 def label_studio() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Uploads)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(Uploads) as url:
+        yield url
 
 
 def speech_truth() -> list[tuple[float, float]]:

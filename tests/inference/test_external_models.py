@@ -7,10 +7,8 @@ import io
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,7 +17,7 @@ from django.test import Client
 from PIL import Image, ImageDraw
 
 from registry.models import ClassMapping, ModelClass, ModelProject, RegisteredModel
-from tests.conftest import REPO_ROOT, admin_model_form, free_port
+from tests.conftest import REPO_ROOT, QuietHandler, admin_model_form, free_port, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,7 +50,7 @@ IMAGES = {
 }
 
 
-class StandInLabelStudio(BaseHTTPRequestHandler):
+class StandInLabelStudio(QuietHandler):
     """Serves uploads only to requests carrying the project's token, as Label Studio does."""
 
     seen_auth: list[str] = []
@@ -60,27 +58,16 @@ class StandInLabelStudio(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         StandInLabelStudio.seen_auth.append(self.headers.get("Authorization", ""))
         if self.headers.get("Authorization") != f"Token {TOKEN}":
-            self.send_response(401)
-            self.end_headers()
+            self.reply(401)
             return
         content = IMAGES.get(self.path)
-        self.send_response(200 if content else 404)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(content or b"")))
-        self.end_headers()
-        self.wfile.write(content or b"")
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200 if content else 404, content or b"", "image/png")
 
 
 @pytest.fixture(scope="module")
 def label_studio() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StandInLabelStudio)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(StandInLabelStudio) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

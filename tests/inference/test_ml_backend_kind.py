@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from registry.models import RegisteredModel
-from tests.conftest import CFG
+from tests.conftest import CFG, QuietHandler, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class OldBackend(BaseHTTPRequestHandler):
+class OldBackend(QuietHandler):
     """An SDK-style backend behind basic auth that answers each task with its text's length parity."""
 
     calls: list[tuple[str, dict[str, Any]]] = []
@@ -51,28 +49,16 @@ class OldBackend(BaseHTTPRequestHandler):
 
     def _answer(self, body: dict[str, Any]) -> None:
         if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"u:p").decode():
-            self.send_response(401)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.reply(401)
             return
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200, json.dumps(body).encode(), "application/json")
 
 
 @pytest.fixture
 def backend() -> Iterator[str]:
     OldBackend.calls = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OldBackend)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(OldBackend) as url:
+        yield url
 
 
 def post(client: Client, path: str, body: dict[str, Any]) -> tuple[int, Any]:

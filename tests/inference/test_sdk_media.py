@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +9,13 @@ import pytest
 from django.test import Client
 
 from registry.models import LabelStudioInstance
-from tests.conftest import register
+from tests.conftest import QuietHandler, register, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CFG = '<View><Text name="text" value="$doc"/><TextArea name="note" toName="text"/></View>'
 
 
-class TextFiles(BaseHTTPRequestHandler):
+class TextFiles(QuietHandler):
     hits: list[str] = []
     token = "from-setup"
 
@@ -27,23 +25,14 @@ class TextFiles(BaseHTTPRequestHandler):
             self.headers.get("Authorization") == f"Token {TextFiles.token}"
             and self.path == "/data/upload/4/notes.txt"
         )
-        body = b"hello from label studio\n" if ok else b""
-        self.send_response(200 if ok else 401)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200 if ok else 401, b"hello from label studio\n" if ok else b"")
 
 
 @pytest.fixture
 def label_studio() -> Iterator[str]:
     TextFiles.hits = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), TextFiles)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(TextFiles) as url:
+        yield url
 
 
 def post(client: Client, path: str, body: dict[str, Any]) -> tuple[int, Any]:
