@@ -16,7 +16,15 @@ from django.utils import timezone
 from inference.runners.python import DatabaseStateStore, build_instance
 from inference.sdk.model import JobCancelled
 from registry.jobs import job_publish, training_request
-from registry.models import Annotation, ModelProject, ModelState, ModelVersion, TrainingJob, WebhookEvent
+from registry.models import (
+    Annotation,
+    ModelProject,
+    ModelState,
+    ModelVersion,
+    RegisteredModel,
+    TrainingJob,
+    WebhookEvent,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -189,8 +197,13 @@ def training_job_run(job_id: int, *, worker: str = "") -> str:
 
 def _keep_version(link: ModelProject, job: TrainingJob, result: Any) -> int:
     with transaction.atomic():
-        ModelProject.objects.select_for_update().filter(pk=link.pk).first()
-        number = (link.versions.aggregate(Max("number"))["number__max"] or 0) + 1
+        # Numbered per model across its projects: Label Studio asks /versions without naming a project,
+        # so "<slug>@<registered>.<n>" must mean one training run wherever it is listed. The model's
+        # row is the lock that keeps two projects' runs from taking the same number.
+        RegisteredModel.objects.select_for_update().filter(pk=link.model_id).first()
+        versions = ModelVersion.objects.filter(model_project__model_id=link.model_id)
+        latest = versions.aggregate(Max("number"))["number__max"]
+        number = (latest or 0) + 1
         # Whatever fit returned, stored as JSON (numpy numbers and the like as text).
         metrics = json.loads(
             json.dumps(result if isinstance(result, dict) else {"result": result}, default=str)

@@ -106,3 +106,20 @@ def test_the_admin_cancels_a_queued_job_and_shows_jobs_by_status(
     assert TrainingJob.objects.get(pk=job.pk).status == "cancelled"
     assert admin_client.get("/admin/registry/trainingjob/?status__exact=cancelled").status_code == 200
     assert admin_client.get(f"/admin/registry/trainingjob/{job.pk}/change/").status_code == 200
+
+
+def test_trained_versions_are_numbered_per_model_across_projects(link: ModelProject) -> None:
+    from inference.training import _keep_version
+
+    other = ModelProject.objects.create(
+        model=link.model, project=Project.objects.create(instance=link.project.instance, ls_project_id=2)
+    )
+    job = TrainingJob.objects.create(model_project=link)
+    assert [_keep_version(link, job, {}), _keep_version(other, job, {}), _keep_version(link, job, {})] == [
+        1,
+        2,
+        3,
+    ]
+    link.refresh_from_db()
+    other.refresh_from_db()
+    assert (link.model_version, other.model_version) == ("dummy@1.3", "dummy@1.2")
