@@ -19,6 +19,7 @@ from inference.serializers import (
     TrainInputSerializer,
     WebhookInputSerializer,
 )
+from registry.hot_path import hot_path_sync
 
 
 class ProtocolApi(APIView):
@@ -26,6 +27,10 @@ class ProtocolApi(APIView):
 
     authentication_classes = [ModelCredentials]
     permission_classes = [ModelCallerAllowed]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        hot_path_sync()  # before the permission check, which reads the cached model
+        super().initial(request, *args, **kwargs)
 
 
 def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:

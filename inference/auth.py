@@ -10,7 +10,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from registry.models import RegisteredModel
+from registry.hot_path import cached_model
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -39,13 +39,7 @@ class ModelCallerAllowed(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         slug = view.kwargs.get("slug")
-        model = (
-            RegisteredModel.objects.filter(slug=slug)
-            .only(
-                "protocol_auth_required", "protocol_username", "protocol_password_hash", "connection_key_hash"
-            )
-            .first()
-        )
+        model = cached_model(slug)
         if model is None or not model.protocol_auth_required:
             return True  # unknown slugs get their 404 from the view
         key = view.kwargs.get("key")

@@ -12,8 +12,9 @@ from inference.predictions import Prediction, prediction_score
 from inference.runners.base import PredictCall, Runner
 from inference.validation import check_regions
 from registry.backends import get_backend
+from registry.hot_path import cached
 from registry.jobs import training_request
-from registry.label_config import LabelConfigError, ParsedConfig, label_config_parse
+from registry.label_config import LabelConfigError, ParsedConfig, config_hash, label_config_parse
 from registry.mapping import class_mappings_ensure
 from registry.models import ModelProject, ModelVersion, RegisteredModel, TrainingJob
 from registry.project_uid import ProjectUid
@@ -49,6 +50,16 @@ def _parse_config(label_config: str) -> ParsedConfig:
 
 def _runner(model: RegisteredModel) -> Runner:
     return cast(Runner, get_backend(model.kind))
+
+
+def _class_mappings_ensure_once(link: ModelProject, parsed: ParsedConfig, label_config: str) -> None:
+    """Once per config per worker while nothing changes: a mapping it creates makes a new stamp."""
+
+    def ensure() -> bool:
+        class_mappings_ensure(link=link, parsed=parsed)
+        return True
+
+    cached(("mappings-ensured", link.pk, config_hash(label_config)), ensure)
 
 
 def model_health(*, slug: str) -> dict[str, Any]:
@@ -114,9 +125,9 @@ def model_predict(
         link = model_project_link(model=model, project=project)
         if not label_config and project.label_config:
             label_config, parsed = project.label_config, project.parsed_label_config
-        if parsed is not None and _runner(model).uses_class_mappings:
+        if parsed is not None and label_config and _runner(model).uses_class_mappings:
             # /predict may come without /setup (interactive calls, test requests).
-            class_mappings_ensure(link=link, parsed=parsed)
+            _class_mappings_ensure_once(link, parsed, label_config)
     if not label_config or parsed is None:
         parsed, label_config = {}, label_config or "<View></View>"
     version = link.model_version if link else model.model_version

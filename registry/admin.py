@@ -94,6 +94,7 @@ class RegisteredModelForm(WriteOnlySecretsForm):
             "slug",
             "kind",
             "enabled",
+            "prediction_cache",
             "description",
             "import_path",
             "params",
@@ -181,7 +182,7 @@ class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     inlines = [ModelClassInline]
     actions = ["test_connection", "fetch_classes", "new_connection_key"]
     fieldsets = (
-        (None, {"fields": ("name", "slug", "kind", "enabled", "description")}),
+        (None, {"fields": ("name", "slug", "kind", "enabled", "prediction_cache", "description")}),
         ("Python model", {"fields": ("import_path", "params")}),
         (
             "Model server (external model or ML backend)",

@@ -9,10 +9,40 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.dispatch import Signal
 
 from registry.backends import backend_choices, get_backend
 from registry.fields import EncryptedTextField
 from registry.validators import ServiceURLValidator
+
+# Sent after a queryset update changed cached fields (saves and deletes have Django's own signals).
+stamped_rows_updated = Signal()
+# Fields that move with traffic (counters, last-seen times, check results): no cache reads them.
+VOLATILE_FIELDS = frozenset(
+    {
+        "predictions_total",
+        "dropped_regions_total",
+        "unmapped_total",
+        "errors_total",
+        "last_error",
+        "last_error_at",
+        "last_seen_at",
+        "last_check_ok",
+        "last_check_latency_ms",
+        "last_check_error",
+        "last_checked_at",
+    }
+)
+
+
+class StampedQuerySet(models.QuerySet):  # type: ignore[type-arg]
+    """Updates of anything but traffic fields tell the per-worker caches (``registry.hot_path``)."""
+
+    def update(self, **kwargs: Any) -> int:
+        rows = super().update(**kwargs)
+        if rows and not set(kwargs) <= VOLATILE_FIELDS:
+            stamped_rows_updated.send(sender=self.model)
+        return rows
 
 
 class AuthMethod(models.TextChoices):
@@ -95,6 +125,12 @@ class RegisteredModel(models.Model):
         blank=True,
         help_text="Merged into every inference request (JSON object).",
     )
+    prediction_cache = models.BooleanField(
+        "cache predictions",
+        default=True,
+        help_text="Answer a task asked again with the same data, version and mappings from the cache. "
+        "Turn off for models whose answer changes without a new version.",
+    )
 
     # Who may call the model's protocol endpoints (off by default, as for Label Studio's own backends).
     protocol_auth_required = models.BooleanField(
@@ -117,6 +153,8 @@ class RegisteredModel(models.Model):
     errors_total = models.PositiveBigIntegerField(default=0, editable=False)
     last_error = models.TextField(blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, editable=False)
+
+    objects = StampedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -190,6 +228,8 @@ class ModelClass(models.Model):
     name = models.CharField(max_length=200)
     type = models.CharField(max_length=32, choices=Type.choices, default=Type.BOUNDING_BOX)
 
+    objects = StampedQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["model", "name"], name="unique_class_per_model")]
         ordering = ["name"]
@@ -222,6 +262,8 @@ class LabelStudioInstance(models.Model):
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
 
+    objects = StampedQuerySet.as_manager()
+
     class Meta:
         verbose_name = "Label Studio instance"
 
@@ -250,6 +292,8 @@ class Project(models.Model):
     config_hash = models.CharField(max_length=64, blank=True)
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
+
+    objects = StampedQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -284,6 +328,8 @@ class ModelProject(models.Model):
         default=0, help_text="The trained version in use (0: as registered, before any training)."
     )
 
+    objects = StampedQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["model", "project"], name="unique_model_project")]
         verbose_name = "model in project"
@@ -313,6 +359,8 @@ class ClassMapping(models.Model):
         help_text="Overrides the model's threshold for this class.",
     )
     automatic = models.BooleanField(default=False, editable=False, help_text="Created by auto-mapping.")
+
+    objects = StampedQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -453,6 +501,8 @@ class ModelVersion(models.Model):
     job = models.ForeignKey(TrainingJob, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = StampedQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["model_project", "number"], name="unique_version_number")
@@ -461,3 +511,17 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_project.model.slug} v{self.number}"
+
+
+class HubStamp(models.Model):
+    """A token that changes whenever something the protocol endpoints cache per worker changes.
+
+    Each request compares it (one indexed read) with the token its worker cached under, so an
+    admin's edit reaches every worker at its next request instead of after a timer.
+    """
+
+    name = models.CharField(max_length=32, primary_key=True)
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.token}"

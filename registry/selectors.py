@@ -1,14 +1,17 @@
+"""Reads for the protocol endpoints; they go through the per-worker hot-path cache."""
+
 from __future__ import annotations
 
 from django.http import Http404
 
 from hubsite.errors import ModelDisabled
+from registry.hot_path import cached, cached_model
 from registry.models import Project, RegisteredModel
 from registry.project_uid import ProjectUid
 
 
 def registered_model_get(*, slug: str) -> RegisteredModel:
-    model = RegisteredModel.objects.filter(slug=slug).first()
+    model = cached_model(slug)
     if model is None:
         raise Http404(f"No model is registered as {slug!r}.")
     return model
@@ -24,9 +27,12 @@ def enabled_model_get(*, slug: str) -> RegisteredModel:
 def project_find(*, uid: ProjectUid) -> Project | None:
     """The project with this id and creation time; Label Studio does not say which instance in /predict,
     and the creation second tells instances apart, so the most recently seen one is taken."""
-    return (
-        Project.objects.select_related("instance")
-        .filter(ls_project_id=uid.project_id, created_ts=uid.created_ts)
-        .order_by("-last_seen_at")
-        .first()
+    return cached(
+        ("project", uid.project_id, uid.created_ts),
+        lambda: (
+            Project.objects.select_related("instance")
+            .filter(ls_project_id=uid.project_id, created_ts=uid.created_ts)
+            .order_by("-last_seen_at")
+            .first()
+        ),
     )

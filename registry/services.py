@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from hubsite.errors import UpstreamBadAnswer
 from registry.backends import CheckResult, get_backend
+from registry.hot_path import cached
 from registry.label_config import ParsedConfig, config_hash
 from registry.model_server import model_server_call
 from registry.models import (
@@ -67,14 +68,18 @@ def project_for_predict(*, uid: ProjectUid, label_config: str | None, parsed: Pa
 
 
 def model_project_link(*, model: RegisteredModel, project: Project) -> ModelProject:
-    try:
-        link, created = ModelProject.objects.get_or_create(model=model, project=project)
-    except IntegrityError:  # another worker linked them first
-        link, created = ModelProject.objects.get(model=model, project=project), False
-    if not created:
-        ModelProject.objects.filter(pk=link.pk).update(last_seen_at=timezone.now())
-    link.model, link.project = model, project  # callers read both; spare the queries
-    return link
+    """The model's link to the project, made on first use. Its ``last_seen_at`` moves with each
+    /predict's counters (``model_record_predictions``), not with every read."""
+
+    def load() -> ModelProject:
+        try:
+            link, _ = ModelProject.objects.get_or_create(model=model, project=project)
+        except IntegrityError:  # another worker linked them first
+            link = ModelProject.objects.get(model=model, project=project)
+        link.model, link.project = model, project  # callers read both; spare the queries
+        return link
+
+    return cached(("link", model.pk, project.pk), load)
 
 
 def model_project_set_extra_params(*, link: ModelProject, extra_params: Any) -> None:
@@ -107,7 +112,7 @@ def model_record_predictions(
         changes.update(last_error=last_error[:2000], last_error_at=timezone.now())
     RegisteredModel.objects.filter(pk=model.pk).update(**changes)
     if link is not None:
-        ModelProject.objects.filter(pk=link.pk).update(**changes)
+        ModelProject.objects.filter(pk=link.pk).update(**changes, last_seen_at=timezone.now())
 
 
 def model_check_connection(*, model: RegisteredModel) -> CheckResult:

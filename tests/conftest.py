@@ -374,3 +374,13 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def hot_path_cleared() -> Iterator[None]:
+    """Each test's database starts afresh, and so does this process's cache of it."""
+    from registry.hot_path import hot_path
+
+    hot_path.clear()
+    yield
+    hot_path.clear()

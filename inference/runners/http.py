@@ -25,9 +25,10 @@ from inference.adapters.v7 import (
 from inference.media import LabelStudioAccess, MediaError, prepare_image, resolve_media
 from inference.runners.base import PredictCall, Prediction, RunResult
 from registry.backends import CheckResult, register_backend
+from registry.hot_path import cached_mappings
 from registry.label_config import ParsedConfig
 from registry.model_server import model_server_call
-from registry.models import ClassMapping, ImageTransport, RegisteredModel
+from registry.models import ImageTransport, RegisteredModel
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +77,7 @@ def project_view(call: PredictCall) -> ProjectView:
         instance = call.link.project.instance
         if instance.base_url:
             access = LabelStudioAccess(base_url=instance.base_url, token=instance.token)
-        mappings = (
-            ClassMapping.objects.filter(model_project=call.link)
-            .exclude(from_name="")
-            .select_related("model_class")
-        )
-        for mapping in mappings:
+        for mapping in cached_mappings(call.link):
             control = parsed.get(mapping.from_name)
             if control is None or not control.get("to_name"):
                 continue  # the config changed since the mapping was made

@@ -1,0 +1,132 @@
+"""What every protocol request reads, kept per worker: model records, projects, their links, mappings.
+
+Entries stay valid while the database's ``HubStamp`` token is unchanged. Every save or delete of a
+row of a cached kind, and every queryset update of its non-traffic fields, writes a new token, so the
+next request of every worker sees the change. A timer would serve a stale mapping for its whole
+period; one indexed read per request costs far less than the reads it saves.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from registry.models import (
+    ClassMapping,
+    HubStamp,
+    LabelStudioInstance,
+    ModelClass,
+    ModelProject,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+    stamped_rows_updated,
+)
+
+STAMP_NAME = "hot-path"
+# The kinds of rows whose changes make a new stamp.
+STAMPED_MODELS = (
+    RegisteredModel,
+    ModelClass,
+    LabelStudioInstance,
+    Project,
+    ModelProject,
+    ClassMapping,
+    ModelVersion,
+)
+
+_MISSING = object()
+T = TypeVar("T")
+
+
+class HotPathCache:
+    """Values cached under one stamp; a new stamp empties it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stamp: str | None = None
+        self._values: dict[tuple[Any, ...], Any] = {}
+
+    def sync(self, stamp: str) -> None:
+        with self._lock:
+            if stamp != self._stamp:
+                self._values.clear()
+                self._stamp = stamp
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._stamp = None
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        with self._lock:
+            return self._values.get(key, _MISSING)
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            # Not cached when no request synced the stamp: nothing could tell this value is stale.
+            if self._stamp is not None:
+                self._values[key] = value
+
+
+hot_path = HotPathCache()
+
+
+def hot_path_sync() -> None:
+    """Called at the start of each protocol request: one read of the stamp."""
+    token = HubStamp.objects.filter(name=STAMP_NAME).values_list("token", flat=True).first()
+    if token is None:
+        token = hot_path_invalidate()
+    hot_path.sync(token)
+
+
+def hot_path_invalidate() -> str:
+    """A new stamp for every worker; this worker's own entries go at once and again at commit."""
+    token = uuid.uuid4().hex
+    HubStamp.objects.update_or_create(name=STAMP_NAME, defaults={"token": token})
+    hot_path.clear()
+    transaction.on_commit(hot_path.clear)
+    return token
+
+
+def cached(key: tuple[Any, ...], load: Callable[[], T]) -> T:
+    """The cached value for ``key``, loading (and caching) it on a miss; ``None`` is not cached."""
+    value = hot_path.get(key)
+    if value is _MISSING:
+        value = load()
+        if value is not None:
+            hot_path.put(key, value)
+    return cast(T, value)
+
+
+def cached_model(slug: str) -> RegisteredModel | None:
+    return cached(("model", slug), lambda: RegisteredModel.objects.filter(slug=slug).first())
+
+
+def cached_mappings(link: ModelProject) -> list[ClassMapping]:
+    return cached(
+        ("mappings", link.pk),
+        lambda: list(
+            ClassMapping.objects.filter(model_project=link)
+            .exclude(from_name="")
+            .select_related("model_class")
+        ),
+    )
+
+
+def _invalidate_on_change(sender: type[Any], **kwargs: Any) -> None:
+    hot_path_invalidate()
+
+
+def connect_invalidation() -> None:
+    stamped_rows_updated.connect(_invalidate_on_change, dispatch_uid="hot-path-update")
+    for model in STAMPED_MODELS:
+        post_save.connect(_invalidate_on_change, sender=model, dispatch_uid=f"hot-path-save-{model.__name__}")
+        post_delete.connect(
+            _invalidate_on_change, sender=model, dispatch_uid=f"hot-path-delete-{model.__name__}"
+        )

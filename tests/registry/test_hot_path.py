@@ -1,0 +1,160 @@
+"""The per-worker hot-path cache: a warm /predict reads the database a fixed number of times, and an
+admin's change reaches a running worker at its very next request."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from django.test import Client
+
+from registry.hot_path import STAMP_NAME
+from registry.models import ClassMapping, HubStamp, ModelClass, RegisteredModel
+from tests.conftest import CFG, ECHO_CFG, LiveHub, QuietHandler, register, serving
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+IMAGE_CFG = (
+    '<View><Image name="image" value="$image"/>'
+    '<RectangleLabels name="boxes" toName="image"><Label value="Car"/><Label value="Truck"/></RectangleLabels>'
+    "</View>"
+)
+# A 1x1 PNG: the Hub measures it, the stand-in server does not look.
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+DATA_URI = "data:image/png;base64," + base64.b64encode(PIXEL).decode()
+
+# The queries of a warm /predict: the stamp, then the model's and the link's counters.
+WARM_PREDICT_QUERIES = 3
+
+
+class OneCarServer(QuietHandler):
+    """A V7 model server that sees one car in every image."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = {
+            "status": "succeeded",
+            "results": [
+                {
+                    "name": "car",
+                    "label": "car",
+                    "confidence": 0.9,
+                    "bounding_box": {"x": 0, "y": 0, "w": 1, "h": 1},
+                }
+            ],
+        }
+        self.reply(200, json.dumps(body).encode(), "application/json")
+
+
+@pytest.fixture
+def car_server() -> Iterator[str]:
+    with serving(OneCarServer) as url:
+        yield url
+
+
+def predict(client: Client, slug: str, tasks: list[dict[str, Any]], config: str) -> dict[str, Any]:
+    body = {"tasks": tasks, "project": "7.1700000000", "label_config": config}
+    response = client.post(f"/ml/{slug}/predict", json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.content
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def text_tasks(count: int, start: int) -> list[dict[str, Any]]:
+    return [{"id": start + n, "data": {"text": f"task {start + n}"}} for n in range(count)]
+
+
+def register_car_detector(url: str) -> RegisteredModel:
+    model = RegisteredModel.objects.create(
+        name="cars", slug="cars", kind="http", url=f"{url}/infer", prediction_cache=False
+    )
+    ModelClass.objects.create(model=model, name="car", type=ModelClass.Type.BOUNDING_BOX)
+    return model
+
+
+@pytest.mark.parametrize("batch", [1, 50])
+def test_a_warm_python_predict_makes_the_same_few_queries_whatever_the_batch(
+    client: Client, django_assert_num_queries: Any, batch: int
+) -> None:
+    register("dummy", "examples.dummy.model.DummyModel", prediction_cache=False)
+    for _ in range(2):  # cold: builds the model, links the project (a change: a new stamp), caches
+        predict(client, "dummy", text_tasks(2, 0), CFG)
+
+    with django_assert_num_queries(WARM_PREDICT_QUERIES):
+        answer = predict(client, "dummy", text_tasks(batch, 100), CFG)
+    assert len(answer["results"]) == batch
+
+
+@pytest.mark.parametrize("batch", [1, 20])
+def test_a_warm_external_predict_reads_its_mappings_from_the_cache(
+    client: Client, car_server: str, django_assert_num_queries: Any, batch: int
+) -> None:
+    register_car_detector(car_server)
+    tasks = [{"id": n, "data": {"image": DATA_URI}} for n in range(batch)]
+    for _ in range(2):  # cold: links the project and auto-maps car -> Car (a new stamp), caches
+        predict(client, "cars", tasks, IMAGE_CFG)
+
+    with django_assert_num_queries(WARM_PREDICT_QUERIES):
+        answer = predict(client, "cars", tasks, IMAGE_CFG)
+    labels = {r["result"][0]["value"]["rectanglelabels"][0] for r in answer["results"]}
+    assert labels == {"Car"}
+
+
+def test_counting_traffic_keeps_the_stamp(client: Client) -> None:
+    register("dummy", "examples.dummy.model.DummyModel")
+    predict(client, "dummy", text_tasks(1, 0), CFG)
+    stamp = HubStamp.objects.get(name=STAMP_NAME).token
+
+    predict(client, "dummy", text_tasks(3, 10), CFG)
+
+    assert RegisteredModel.objects.get(slug="dummy").predictions_total == 4
+    assert HubStamp.objects.get(name=STAMP_NAME).token == stamp
+
+
+def live_predict(hub: LiveHub, slug: str, tasks: list[dict[str, Any]], config: str) -> dict[str, Any]:
+    body = {"tasks": tasks, "project": "7.1700000000", "label_config": config}
+    response = requests.post(f"{hub.url}/ml/{slug}/predict", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def warm_every_worker(hub: LiveHub, slug: str, tasks: list[dict[str, Any]], config: str) -> str:
+    """Enough requests that both gunicorn workers have cached the model; the version they report."""
+    versions = {live_predict(hub, slug, tasks, config)["results"][0]["model_version"] for _ in range(8)}
+    assert len(versions) == 1
+    return versions.pop()
+
+
+def test_a_new_model_version_reaches_every_running_worker_at_once(live_hub: LiveHub) -> None:
+    model = register("echo", "tests.models.protocol.EchoModel", prediction_cache=False)
+    assert warm_every_worker(live_hub, "echo", text_tasks(1, 0), ECHO_CFG) == "echo@1"
+
+    model.version = 2
+    model.save()
+
+    for _ in range(8):
+        answer = live_predict(live_hub, "echo", text_tasks(1, 0), ECHO_CFG)
+        assert answer["results"][0]["model_version"] == "echo@2"
+
+
+def test_a_remapped_class_reaches_every_running_worker_at_once(live_hub: LiveHub, car_server: str) -> None:
+    register_car_detector(car_server)
+    tasks = [{"id": 1, "data": {"image": DATA_URI}}]
+    warm_every_worker(live_hub, "cars", tasks, IMAGE_CFG)
+    first = live_predict(live_hub, "cars", tasks, IMAGE_CFG)
+    assert first["results"][0]["result"][0]["value"]["rectanglelabels"] == ["Car"]
+
+    mapping = ClassMapping.objects.get(model_class__name="car")
+    mapping.label = "Truck"
+    mapping.save()
+
+    for _ in range(8):
+        answer = live_predict(live_hub, "cars", tasks, IMAGE_CFG)
+        assert answer["results"][0]["result"][0]["value"]["rectanglelabels"] == ["Truck"]
