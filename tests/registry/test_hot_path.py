@@ -129,7 +129,7 @@ def warm_every_worker(hub: LiveHub, slug: str, tasks: list[dict[str, Any]], conf
     """Enough requests that both gunicorn workers have cached the model; the version they report."""
     versions = {live_predict(hub, slug, tasks, config)["results"][0]["model_version"] for _ in range(8)}
     assert len(versions) == 1
-    return versions.pop()
+    return str(versions.pop())
 
 
 def test_a_new_model_version_reaches_every_running_worker_at_once(live_hub: LiveHub) -> None:
