@@ -1,6 +1,15 @@
 """gunicorn settings, from the environment (``gunicorn -c hubsite/gunicorn.conf.py hubsite.wsgi``)."""
 
 import os
+import shutil
+import tempfile
+from typing import Any
+
+# Each worker writes its metrics here and a scrape of /metrics adds them up (hubsite/metrics.py).
+# A fresh folder per server: counts left by an earlier run would otherwise be added in.
+metrics_dir_made_here = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if metrics_dir_made_here:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hub-metrics-")
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '9090')}"  # noqa: S104 - a server
 # One process per core; threads let a worker wait on several model calls at once.
@@ -15,3 +24,14 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no acce
 # One fixed control-socket path per user would make several Hubs on one machine (replicas, tests)
 # fight over it; the Hub does not use runtime control.
 control_socket_disable = True
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    if metrics_dir_made_here:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

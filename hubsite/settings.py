@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "hubsite.metrics.ProtocolMetricsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -128,6 +129,19 @@ STORAGES = {
 # Serve admin assets straight from the apps in the trial, so no collectstatic step is needed there.
 WHITENOISE_USE_FINDERS = True
 
+# The prediction cache (inference/prediction_cache.py): this process's memory by default; a
+# redis:// URL shares it between every worker and replica.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hub-default"},
+    "predictions": env.cache_url("HUB_CACHE_URL", default="locmemcache://hub-predictions"),
+}
+CACHES["predictions"].setdefault("OPTIONS", {})
+if CACHES["predictions"]["BACKEND"].endswith("LocMemCache"):
+    CACHES["predictions"]["OPTIONS"].setdefault(
+        "MAX_ENTRIES", env.int("HUB_PREDICTION_CACHE_ENTRIES", default=20_000)
+    )
+HUB_PREDICTION_CACHE_SECONDS = env.int("HUB_PREDICTION_CACHE_SECONDS", default=24 * 3600)
+
 # Label Studio sends every selected task of "Retrieve Predictions" in one body.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("HUB_MAX_BODY_BYTES", default=50 * 1024 * 1024)
 
@@ -168,6 +182,8 @@ HUB_BASIC_AUTH_USER = env.str("HUB_BASIC_AUTH_USER", default="")
 HUB_BASIC_AUTH_PASS = env.str("HUB_BASIC_AUTH_PASS", default="")
 if HUB_BASIC_AUTH_USER and HUB_BASIC_AUTH_PASS:
     MIDDLEWARE.insert(0, "hubsite.standalone.BasicAuthMiddleware")
+# Empty: /metrics is open (scraped from inside the deployment's network); else a bearer token.
+HUB_METRICS_TOKEN = env.str("HUB_METRICS_TOKEN", default="")
 HUB_PUBLIC_URL = env.str("HUB_PUBLIC_URL", default="http://localhost:9090").rstrip("/")
 
 # Background jobs (Celery). Jobs live in the database; the broker only carries "run job N".

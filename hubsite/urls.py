@@ -5,9 +5,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from hubsite.health import gateway_health
+from hubsite.metrics import metrics_view
 
 urlpatterns = [
     path("health", gateway_health, name="gateway-health"),
+    path("metrics", metrics_view, name="gateway-metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

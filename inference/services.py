@@ -8,8 +8,16 @@ from typing import Any, cast
 from django.http import Http404
 
 from hubsite.errors import HubError, InvalidLabelConfig
+from hubsite.metrics import PREDICTION_CACHE, TASK_ERRORS
+from inference.prediction_cache import (
+    cached_predictions,
+    mapping_version,
+    model_identity,
+    prediction_key,
+    predictions_store,
+)
 from inference.predictions import Prediction, prediction_score
-from inference.runners.base import PredictCall, Runner
+from inference.runners.base import PredictCall, Runner, RunResult
 from inference.validation import check_regions
 from registry.backends import get_backend
 from registry.hot_path import cached
@@ -132,31 +140,60 @@ def model_predict(
         parsed, label_config = {}, label_config or "<View></View>"
     version = link.model_version if link else model.model_version
     context = params.get("context")
-    call = PredictCall(
-        model=model,
-        link=link,
-        label_config=label_config,
-        parsed_config=parsed,
-        tasks=tasks,
-        context=context,
-        params={k: v for k, v in params.items() if k not in ("context", "tasks")},
-    )
-    try:
-        run = _runner(model).predict(call)
-    except HubError as exc:
-        model_record_predictions(model=model, link=link, predictions=0, errors=1, last_error=str(exc.detail))
-        raise
+    # Interactive calls depend on the user's clicks: always computed.
+    use_cache = model.prediction_cache and not context
+    keys: list[str] = []
+    if use_cache:
+        identity = model_identity(model, version)
+        mappings = mapping_version(model, link) if _runner(model).uses_class_mappings else ""
+        label_config_hash = config_hash(label_config)
+        keys = [
+            prediction_key(model=identity, mappings=mappings, config_hash=label_config_hash, task=task)
+            for task in tasks
+        ]
+    answered = cached_predictions(keys) if keys else {}
+    todo = [i for i in range(len(tasks)) if not keys or keys[i] not in answered]
+    if use_cache:
+        PREDICTION_CACHE.labels(model.slug, "hit").inc(len(tasks) - len(todo))
+        PREDICTION_CACHE.labels(model.slug, "miss").inc(len(todo))
 
-    results: list[Prediction | list[Prediction]] = []
+    run = RunResult(per_task=[])
+    if todo:
+        call = PredictCall(
+            model=model,
+            link=link,
+            label_config=label_config,
+            parsed_config=parsed,
+            tasks=[tasks[i] for i in todo],
+            context=context,
+            params={k: v for k, v in params.items() if k not in ("context", "tasks")},
+        )
+        try:
+            run = _runner(model).predict(call)
+        except HubError as exc:
+            model_record_predictions(
+                model=model, link=link, predictions=0, errors=1, last_error=str(exc.detail)
+            )
+            raise
+    if run.errors:
+        TASK_ERRORS.labels(model.slug).inc(run.errors)
+
+    computed: dict[int, list[Prediction]] = {}
     dropped_total = run.dropped
-    for predictions in run.per_task:
+    for position, predictions in zip(todo, run.per_task, strict=True):
         finished = []
         for prediction in predictions:
             done, dropped = _finish_prediction(prediction, parsed, version)
             finished.append(done)
             dropped_total += dropped
-        if not finished:
-            finished = [{"result": [], "score": 0.0, "model_version": version}]
+        computed[position] = finished or [{"result": [], "score": 0.0, "model_version": version}]
+    if use_cache:
+        failed = {todo[index] for index in run.failed}
+        predictions_store({keys[i]: computed[i] for i in computed if i not in failed})
+
+    results: list[Prediction | list[Prediction]] = []
+    for position in range(len(tasks)):
+        finished = computed[position] if position in computed else answered[keys[position]]
         # Interactive suggestions are read from results[0].result: it must be one prediction, not a list.
         results.append(finished[0] if len(finished) == 1 or context else finished)
     model_record_predictions(

@@ -377,10 +377,16 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def hot_path_cleared() -> Iterator[None]:
-    """Each test's database starts afresh, and so does this process's cache of it."""
+def caches_cleared() -> Iterator[None]:
+    """Each test's database starts afresh, and so do this process's caches of it (slugs, ids and
+    versions repeat from test to test)."""
+    from django.core.cache import caches
+
+    from inference.prediction_cache import CACHE_ALIAS
     from registry.hot_path import hot_path
 
     hot_path.clear()
+    caches[CACHE_ALIAS].clear()
     yield
     hot_path.clear()
+    caches[CACHE_ALIAS].clear()

@@ -32,6 +32,7 @@ class RunResult:
     dropped: int = 0  # results the Hub could not draw with the project's control tags
     errors: int = 0  # tasks that got no prediction because a call failed
     last_error: str = ""
+    failed: frozenset[int] = frozenset()  # indexes of those tasks (their answers are not cached)
 
 
 class Runner(ModelBackend, Protocol):

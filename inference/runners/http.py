@@ -186,4 +186,5 @@ class HttpRunner:
             dropped=sum(o.dropped for o in outcomes),
             errors=len(errors),
             last_error=errors[-1] if errors else "",
+            failed=frozenset(index for index, outcome in enumerate(outcomes) if outcome.error),
         )

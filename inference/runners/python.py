@@ -13,7 +13,7 @@ from django.utils.module_loading import import_string
 
 from hubsite.errors import ModelFailed, ModelLoadFailed
 from inference.predictions import normalize_model_output
-from inference.runners.base import PredictCall, RunResult
+from inference.runners.base import PredictCall, Prediction, RunResult
 from inference.runners.instance_cache import InstanceCache
 from inference.sdk.binding import HubBinding, bound
 from inference.sdk.state import MemoryStateStore, StateStore
@@ -158,9 +158,22 @@ class PythonRunner:
 
     def predict(self, call: PredictCall) -> RunResult:
         instance = instance_for(call.model, call.link, call.label_config, call.parsed_config)
-        try:
-            output = instance.predict(call.tasks, context=call.context, **call.params)
-        except Exception as exc:
-            logger.exception("Model %s failed to predict %d task(s)", call.model.slug, len(call.tasks))
-            raise ModelFailed(f"Model {call.model.slug} failed: {type(exc).__name__}: {exc}") from exc
-        return RunResult(per_task=normalize_model_output(output, len(call.tasks), model_slug=call.model.slug))
+        size = batch_size_of(instance, len(call.tasks))
+        per_task: list[list[Prediction]] = []
+        for start in range(0, len(call.tasks), size):
+            batch = call.tasks[start : start + size]
+            try:
+                output = instance.predict(batch, context=call.context, **call.params)
+            except Exception as exc:
+                logger.exception("Model %s failed to predict %d task(s)", call.model.slug, len(batch))
+                raise ModelFailed(f"Model {call.model.slug} failed: {type(exc).__name__}: {exc}") from exc
+            per_task.extend(normalize_model_output(output, len(batch), model_slug=call.model.slug))
+        return RunResult(per_task=per_task)
+
+
+def batch_size_of(instance: Any, task_count: int) -> int:
+    """The model's ``preferred_batch_size`` if it is a positive int, else the whole batch at once."""
+    preferred = getattr(instance, "preferred_batch_size", None)
+    if isinstance(preferred, int) and not isinstance(preferred, bool) and preferred > 0:
+        return preferred
+    return max(task_count, 1)

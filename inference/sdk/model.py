@@ -48,6 +48,9 @@ class JobCancelled(Exception):
 class WOWAIHUB:
     INITIAL_MODEL_VERSION = "0.0.1"
     TRAIN_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED", "START_TRAINING")
+    # The most tasks ``predict`` is given at once; None: the whole batch Label Studio sent.
+    # A model that runs on fixed-size batches (or would run out of memory) sets it; the Hub splits.
+    preferred_batch_size: int | None = None
 
     def __init__(self, project_id: str | None = None, label_config: str | None = None, **kwargs: Any) -> None:
         binding = current_binding()

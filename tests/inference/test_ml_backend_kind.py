@@ -74,6 +74,7 @@ def test_the_hub_fronts_an_old_backend_without_calling_it_from_health_or_setup(
         slug="old",
         kind="ml_backend",
         url=backend,
+        prediction_cache=False,  # each /predict reaches the backend, so its calls can be counted
         auth_method="basic",
         auth_username="u",
         auth_secret="p",

@@ -201,3 +201,26 @@ class SlowTrainer(WOWAIHUB):
             self.report_progress(step / 80, f"step {step}")
             time.sleep(0.25)
         return {"steps": 80}
+
+
+class BatchRecordingModel(EchoModel):
+    """An echo that records the task ids of every batch it is given, and prefers batches of three."""
+
+    preferred_batch_size = 3
+    batches: list[list[Any]] = []
+
+    def predict(
+        self, tasks: list[dict[str, Any]], context: dict[str, Any] | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        type(self).batches.append([task.get("id") for task in tasks])
+        return super().predict(tasks, context=context, **kwargs)
+
+
+class SlowPredictModel(EchoModel):
+    """An echo that takes as many seconds as ``params.seconds`` says, to be seen in flight."""
+
+    def predict(
+        self, tasks: list[dict[str, Any]], context: dict[str, Any] | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        time.sleep(float(kwargs.get("seconds", 0)))
+        return super().predict(tasks, context=context, **kwargs)

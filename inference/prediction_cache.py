@@ -1,0 +1,54 @@
+"""Finished predictions kept per task, so that the same task asked again is not recomputed.
+
+A key names everything an answer depends on: the model version Label Studio sees (registered and
+trained), the project's mappings and thresholds (external models), the label config, and the
+task's data. Changing any of them asks the model again; nothing has to be deleted. The store is
+Django's cache: per worker by default, shared by every worker when ``HUB_CACHE_URL`` names Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+
+from inference.predictions import Prediction
+from registry.hot_path import cached_mappings
+from registry.models import ModelProject, RegisteredModel
+
+CACHE_ALIAS = "predictions"
+
+
+def mapping_version(model: RegisteredModel, link: ModelProject | None) -> str:
+    """A digest of what turns an external model's classes into the project's labels."""
+    if link is None:
+        return ""
+    rows = sorted((m.model_class.name, m.from_name, m.label, m.threshold) for m in cached_mappings(link))
+    return hashlib.sha256(json.dumps([model.threshold, rows]).encode()).hexdigest()[:16]
+
+
+def model_identity(model: RegisteredModel, version: str) -> str:
+    """The version string, and what runs: a model deleted and registered again under its slug
+    starts at the same version, and a queryset update may change code without a new version."""
+    runs = [model.pk, model.kind, model.import_path, model.url, model.params, model.request_extra]
+    return (
+        f"{version}:{hashlib.sha256(json.dumps(runs, sort_keys=True, default=str).encode()).hexdigest()[:16]}"
+    )
+
+
+def prediction_key(*, model: str, mappings: str, config_hash: str, task: dict[str, Any]) -> str:
+    content = json.dumps(task.get("data"), sort_keys=True, default=str)
+    digest = hashlib.sha256(f"{model}\n{mappings}\n{config_hash}\n{content}".encode()).hexdigest()
+    return f"prediction:{digest}"
+
+
+def cached_predictions(keys: list[str]) -> dict[str, list[Prediction]]:
+    found: dict[str, list[Prediction]] = caches[CACHE_ALIAS].get_many(keys)
+    return found
+
+
+def predictions_store(answers: dict[str, list[Prediction]]) -> None:
+    caches[CACHE_ALIAS].set_many(answers, timeout=settings.HUB_PREDICTION_CACHE_SECONDS)
