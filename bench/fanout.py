@@ -31,7 +31,8 @@ def register_external(data_dir_env: dict[str, str], url: str, parallel: int) -> 
     script = (
         "from registry.models import RegisteredModel, ModelClass\n"
         "m = RegisteredModel.objects.create(name='bench', slug='bench-detector', kind='http',"
-        f" url='{url}/api/infer', max_concurrency={parallel}, timeout_seconds=30)\n"
+        f" url='{url}/api/infer', max_concurrency={parallel}, timeout_seconds=30,"
+        " prediction_cache=False)\n"  # every run asks the model server
         "ModelClass.objects.create(model=m, name='object', type='bounding_box')\n"
     )
     subprocess.run(

@@ -228,6 +228,8 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "byom-detector/1.0"
     # Keep-alive: a gateway fanning a batch out reuses its connections instead of reconnecting per image.
     protocol_version = "HTTP/1.1"
+    # Keep-alive with Nagle on would hold each body until the client's delayed ACK (40 ms).
+    disable_nagle_algorithm = True
     timeout = SOCKET_TIMEOUT_S
 
     def do_GET(self) -> None:
