@@ -140,6 +140,8 @@ if CACHES["predictions"]["BACKEND"].endswith("LocMemCache"):
     CACHES["predictions"]["OPTIONS"].setdefault(
         "MAX_ENTRIES", env.int("HUB_PREDICTION_CACHE_ENTRIES", default=20_000)
     )
+# How often each worker writes its traffic counters (registry/counters.py); 0: with every request.
+HUB_COUNTER_FLUSH_SECONDS = env.float("HUB_COUNTER_FLUSH_SECONDS", default=1.0)
 HUB_PREDICTION_CACHE_SECONDS = env.int("HUB_PREDICTION_CACHE_SECONDS", default=24 * 3600)
 
 # Label Studio sends every selected task of "Retrieve Predictions" in one body.

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from hubsite.errors import UpstreamBadAnswer
 from registry.backends import CheckResult, get_backend
+from registry.counters import counter_buffer
 from registry.hot_path import cached
 from registry.label_config import ParsedConfig, config_hash
 from registry.model_server import model_server_call
@@ -101,18 +101,16 @@ def model_record_predictions(
     errors: int = 0,
     last_error: str = "",
 ) -> None:
-    """Add one /predict's counts to the model and to the model in its project (one UPDATE each)."""
-    changes: dict[str, Any] = {
-        "predictions_total": F("predictions_total") + predictions,
-        "dropped_regions_total": F("dropped_regions_total") + dropped,
-        "unmapped_total": F("unmapped_total") + unmapped,
-        "errors_total": F("errors_total") + errors,
+    """Add one /predict's counts to the model and to the model in its project (written in batches)."""
+    counts = {
+        "predictions_total": predictions,
+        "dropped_regions_total": dropped,
+        "unmapped_total": unmapped,
+        "errors_total": errors,
     }
-    if last_error:
-        changes.update(last_error=last_error[:2000], last_error_at=timezone.now())
-    RegisteredModel.objects.filter(pk=model.pk).update(**changes)
+    counter_buffer.add(model, counts, last_error)
     if link is not None:
-        ModelProject.objects.filter(pk=link.pk).update(**changes, last_seen_at=timezone.now())
+        counter_buffer.add(link, counts, last_error)
 
 
 def model_check_connection(*, model: RegisteredModel) -> CheckResult:

@@ -24,6 +24,9 @@ from django.test import Client
 from registry.models import RegisteredModel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Traffic counters written with every request, so tests can read them at once (servers the
+# tests start inherit it); tests/registry/test_counters.py covers the batched writes.
+os.environ["HUB_COUNTER_FLUSH_SECONDS"] = "0"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -374,6 +377,11 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def counters_written_at_once(settings: Any) -> None:
+    settings.HUB_COUNTER_FLUSH_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

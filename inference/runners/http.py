@@ -174,11 +174,14 @@ class HttpRunner:
 
     def predict(self, call: PredictCall) -> RunResult:
         view = project_view(call)
-        # Twice the bulkhead: while max_concurrency threads wait on the model server, the others
-        # fetch and prepare the next images, so the server never waits on the Hub.
-        workers = max(1, min(len(call.tasks), 2 * call.model.max_concurrency))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"hub-{call.model.slug}") as pool:
-            outcomes = list(pool.map(lambda task: predict_task(call.model, task, view), call.tasks))
+        if len(call.tasks) == 1:  # interactive calls and single tasks: no pool to start
+            outcomes = [predict_task(call.model, call.tasks[0], view)]
+        else:
+            # Twice the bulkhead: while max_concurrency threads wait on the model server, the others
+            # fetch and prepare the next images, so the server never waits on the Hub.
+            workers = max(1, min(len(call.tasks), 2 * call.model.max_concurrency))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"hub-{call.model.slug}") as pool:
+                outcomes = list(pool.map(lambda task: predict_task(call.model, task, view), call.tasks))
         errors = [o.error for o in outcomes if o.error]
         for error in errors[:3]:
             logger.warning("Model %s: %s", call.model.slug, error)
