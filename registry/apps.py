@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class RegistryConfig(AppConfig):
     name = "registry"
     verbose_name = "Model registry"
+
+    def ready(self) -> None:
+        from registry import audit  # models are ready only now
+
+        audit.connect()
