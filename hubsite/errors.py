@@ -15,6 +15,8 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from hubsite.redact import mask_connection_keys
+
 logger = logging.getLogger(__name__)
 
 
@@ -83,7 +85,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return JsonResponse({"error": f"No such endpoint: {request.path}", "code": "not_found"}, status=404)
+    # Callers (Label Studio) log error bodies: a connection key in the path is not repeated.
+    path = mask_connection_keys(request.path)
+    return JsonResponse({"error": f"No such endpoint: {path}", "code": "not_found"}, status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -24,6 +24,8 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no acce
 # One fixed control-socket path per user would make several Hubs on one machine (replicas, tests)
 # fight over it; the Hub does not use runtime control.
 control_socket_disable = True
+# Access lines carry the request path, and with it a model's connection key (/ml/<slug>/k/<key>): masked.
+logger_class = "hubsite.redact.GunicornLogger"
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -220,11 +220,17 @@ HUB_JOB_HEARTBEAT_SECONDS = env.float("HUB_JOB_HEARTBEAT_SECONDS", default=2.0)
 # A running job whose heartbeat is older than this belonged to a worker that died.
 HUB_JOB_STALE_SECONDS = env.float("HUB_JOB_STALE_SECONDS", default=30.0)
 
+# Django logs the path of every 4xx/5xx request, and a path may hold a connection key: these loggers
+# mask it (a filter on a logger, not on the handler, so every handler sees the masked message).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"connection_keys": {"()": "hubsite.redact.ConnectionKeyFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"filters": ["connection_keys"]},
+        "django.server": {"level": "WARNING", "filters": ["connection_keys"]},
+    },
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,13 +13,38 @@ from rest_framework.views import APIView
 from inference import services
 from inference.auth import ModelCallerAllowed, ModelCredentials
 from inference.serializers import (
+    ErrorSerializer,
+    HealthSerializer,
     JobStatusInputSerializer,
+    JobStatusOutputSerializer,
+    MetricsSerializer,
     PredictInputSerializer,
+    PredictOutputSerializer,
     SetupInputSerializer,
+    SetupOutputSerializer,
     TrainInputSerializer,
+    TrainOutputSerializer,
+    VersionsSerializer,
+    WebhookIgnoredSerializer,
     WebhookInputSerializer,
+    WebhookStoredSerializer,
 )
 from registry.hot_path import hot_path_sync
+
+_FAILURES = {
+    400: "Invalid request (the message names the field), or an invalid label config.",
+    401: "The model requires credentials: HTTP basic auth or its connection key in the URL.",
+    404: "No model is registered under this slug (or no such training job).",
+    500: "The model could not be loaded or failed.",
+    502: "The model server answered off its contract.",
+    503: "The model is disabled, or its server cannot be reached.",
+    504: "The model server did not answer in time.",
+}
+
+
+def _failures(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error answers an endpoint can give, all in the one error shape."""
+    return {code: OpenApiResponse(ErrorSerializer, description=_FAILURES[code]) for code in codes}
 
 
 class ProtocolApi(APIView):
@@ -41,13 +66,17 @@ def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
 
 
 class HealthApi(ProtocolApi):
-    @extend_schema(operation_id="model_health", responses={200: dict})
+    @extend_schema(
+        operation_id="model_health", responses={200: HealthSerializer, **_failures(401, 404, 500, 503)}
+    )
     def get(self, request: Request, slug: str, key: str | None = None) -> Response:
         return Response(services.model_health(slug=slug))
 
 
 class SetupApi(ProtocolApi):
-    @extend_schema(request=SetupInputSerializer, responses={200: dict})
+    @extend_schema(
+        request=SetupInputSerializer, responses={200: SetupOutputSerializer, **_failures(400, 401, 404, 503)}
+    )
     def post(self, request: Request, slug: str, key: str | None = None) -> Response:
         data = _valid(SetupInputSerializer, request)
         version = services.model_setup(
@@ -62,7 +91,10 @@ class SetupApi(ProtocolApi):
 
 
 class PredictApi(ProtocolApi):
-    @extend_schema(request=PredictInputSerializer, responses={200: dict})
+    @extend_schema(
+        request=PredictInputSerializer,
+        responses={200: PredictOutputSerializer, **_failures(400, 401, 404, 500, 502, 503, 504)},
+    )
     def post(self, request: Request, slug: str, key: str | None = None) -> Response:
         data = _valid(PredictInputSerializer, request)
         results = services.model_predict(
@@ -76,7 +108,16 @@ class PredictApi(ProtocolApi):
 
 
 class WebhookApi(ProtocolApi):
-    @extend_schema(request=WebhookInputSerializer, responses={200: dict, 201: dict})
+    @extend_schema(
+        request=WebhookInputSerializer,
+        responses={
+            200: OpenApiResponse(
+                WebhookIgnoredSerializer, description="An event the model does not learn from."
+            ),
+            201: OpenApiResponse(WebhookStoredSerializer, description="Stored; a training run is asked for."),
+            **_failures(400, 401, 404),
+        },
+    )
     def post(self, request: Request, slug: str, key: str | None = None) -> Response:
         data = _valid(WebhookInputSerializer, request)
         code, body = services.model_webhook(slug=slug, action=data["action"], payload=dict(request.data))
@@ -84,7 +125,9 @@ class WebhookApi(ProtocolApi):
 
 
 class TrainApi(ProtocolApi):
-    @extend_schema(request=TrainInputSerializer, responses={201: dict})
+    @extend_schema(
+        request=TrainInputSerializer, responses={201: TrainOutputSerializer, **_failures(400, 401, 404)}
+    )
     def post(self, request: Request, slug: str, key: str | None = None) -> Response:
         data = _valid(TrainInputSerializer, request)
         job = services.model_train_legacy(slug=slug, payload=dict(request.data), uid=data.get("project"))
@@ -93,19 +136,22 @@ class TrainApi(ProtocolApi):
 
 
 class JobStatusApi(ProtocolApi):
-    @extend_schema(request=JobStatusInputSerializer, responses={200: dict})
+    @extend_schema(
+        request=JobStatusInputSerializer,
+        responses={200: JobStatusOutputSerializer, **_failures(400, 401, 404)},
+    )
     def post(self, request: Request, slug: str, key: str | None = None) -> Response:
         data = _valid(JobStatusInputSerializer, request)
         return Response(services.model_job_status(slug=slug, job_id=data["job"]))
 
 
 class VersionsApi(ProtocolApi):
-    @extend_schema(operation_id="model_versions", responses={200: dict})
+    @extend_schema(operation_id="model_versions", responses={200: VersionsSerializer, **_failures(401, 404)})
     def get(self, request: Request, slug: str, key: str | None = None) -> Response:
         return Response({"versions": services.model_versions(slug=slug)})
 
 
 class MetricsApi(ProtocolApi):
-    @extend_schema(operation_id="model_metrics", responses={200: dict})
+    @extend_schema(operation_id="model_metrics", responses={200: MetricsSerializer, **_failures(401, 404)})
     def get(self, request: Request, slug: str, key: str | None = None) -> Response:
         return Response(services.model_metrics(slug=slug))

@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from registry.project_uid import ProjectUid
 
+# The largest id a database's 64-bit integer column holds; larger ones are refused, not a 500.
+MAX_ID = 2**63 - 1
 
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True})
 class ProjectUidField(serializers.Field):  # type: ignore[type-arg]
     """``"<id>.<created ts>"`` or a bare id; absent or null means no project."""
 
@@ -19,12 +24,20 @@ class ProjectUidField(serializers.Field):  # type: ignore[type-arg]
         if isinstance(data, bool) or not isinstance(data, str | int):
             raise serializers.ValidationError("must be a string such as '7.1700000000'")
         try:
-            return ProjectUid.parse(data)
+            uid = ProjectUid.parse(data)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from exc
+        if uid.project_id > MAX_ID or uid.created_ts > MAX_ID:
+            raise serializers.ValidationError(f"the project id and timestamp must be at most {MAX_ID}")
+        return uid
 
     def to_representation(self, value: ProjectUid) -> str:
         return str(value)
+
+
+@extend_schema_field({"oneOf": [{"type": "array", "items": {"type": "object"}}, {"type": "object"}]})
+class TasksField(serializers.JSONField):
+    """Label Studio's tasks: a list of task objects (one task object is taken as a list of one)."""
 
 
 class SetupInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -37,7 +50,7 @@ class SetupInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class PredictInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    tasks = serializers.JSONField()
+    tasks = TasksField()
     project = ProjectUidField(required=False, allow_null=True)
     label_config = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, trim_whitespace=False
@@ -65,18 +78,42 @@ class PredictInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return value
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "properties": {
+            "id": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            "created_at": {"type": "string"},
+            "label_config": {"type": "string"},
+        },
+    }
+)
+class WebhookProjectField(serializers.JSONField):
+    """The project object of Label Studio's webhook payloads (only these keys are read)."""
+
+
 class WebhookInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     action = serializers.CharField(max_length=64)
-    project = serializers.JSONField(required=False, allow_null=True)
+    project = WebhookProjectField(required=False, allow_null=True)
 
     def validate_project(self, value: Any) -> dict[str, Any] | None:
         if value is not None and not isinstance(value, dict):
             raise serializers.ValidationError("must be the project object Label Studio sends")
+        project_id = (value or {}).get("id")
+        if isinstance(project_id, int) and not isinstance(project_id, bool) and not 0 <= project_id <= MAX_ID:
+            raise serializers.ValidationError({"id": f"must be between 0 and {MAX_ID}"})
         return value
 
 
 class JobStatusInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     job = serializers.CharField(max_length=64)
+
+    def validate_job(self, value: str) -> str:
+        # Job ids are numbers: other digits ("²", "٣") are no id either, and int() may refuse them.
+        if value.isdigit() and not value.isascii():
+            raise serializers.ValidationError("must be a job id such as '12'")
+        return value
 
 
 class TrainInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -85,3 +122,73 @@ class TrainInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     project = ProjectUidField(required=False, allow_null=True)
     annotations = serializers.JSONField(required=False)
     label_config = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
+# What the endpoints answer, for the OpenAPI schema (/api/schema/).
+
+
+class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Every failure: ``{"error": "<message>", "code": "<machine code>"}`` (see hubsite/errors.py)."""
+
+    error = serializers.CharField()
+    code = serializers.CharField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        # "fields" cannot be declared as an attribute: it is the serializer's own property.
+        fields = super().get_fields()
+        fields["fields"] = serializers.DictField(
+            required=False, help_text="Invalid requests: the messages per field."
+        )
+        return fields
+
+
+class HealthSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.CharField()
+    model_class = serializers.CharField()
+    model_version = serializers.CharField()
+
+
+class SetupOutputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    model_version = serializers.CharField()
+
+
+class PredictOutputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    results = serializers.ListField(
+        child=serializers.JSONField(),
+        help_text="One entry per task, in task order: a prediction, or a list of them.",
+    )
+
+
+class WebhookIgnoredSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.CharField()
+    action = serializers.CharField()
+
+
+class WebhookStoredSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.CharField()
+    result = serializers.JSONField(allow_null=True)
+    event = serializers.IntegerField()
+    duplicate = serializers.BooleanField()
+    job = serializers.IntegerField(allow_null=True)
+
+
+class TrainOutputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.CharField()
+    job = serializers.CharField(required=False)
+
+
+class JobStatusOutputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    job_status = serializers.CharField()
+    progress = serializers.FloatField()
+    error = serializers.CharField(allow_null=True)
+
+
+class VersionsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    versions = serializers.ListField(child=serializers.CharField())
+
+
+class MetricsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    model_version = serializers.CharField()
+    predictions_total = serializers.IntegerField()
+    dropped_regions_total = serializers.IntegerField()
+    errors_total = serializers.IntegerField()

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from inference.runners.python import DatabaseStateStore, build_instance
 from inference.sdk.model import JobCancelled
+from registry.audit import audit_record
 from registry.jobs import job_publish, training_request
 from registry.models import (
     Annotation,
@@ -212,5 +213,11 @@ def _keep_version(link: ModelProject, job: TrainingJob, result: Any) -> int:
             model_project=link, number=number, state=_snapshot(link), metrics=metrics, job=job
         )
         ModelProject.objects.filter(pk=link.pk).update(active_version=number)
+        audit_record(
+            actor=f"system:training-job:{job.pk}",
+            action="activate",
+            obj=link,
+            changes={"active_version": number},
+        )
     logger.info("%s is now at version %s", link, number)
     return number

@@ -8,14 +8,16 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from hubsite.errors import HubError
+from registry.audit import audit_actor, audit_record
 from registry.jobs import job_cancel, training_request
 from registry.mapping import class_mapping_validate, mapping_targets
 from registry.models import (
     Annotation,
+    AuditEvent,
     ClassMapping,
     LabelStudioInstance,
     ModelClass,
@@ -46,6 +48,53 @@ MODEL_SERVER_FIELDS = (
 VERSIONED_FIELDS = ("kind", "import_path", "params", "url", "request_extra")
 
 
+def _user_actor(request: HttpRequest) -> str:
+    return f"user:{request.user.get_username()}"
+
+
+class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """What is saved or deleted through these pages (forms, inlines, actions) is the signed-in user's
+    doing in the audit log."""
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        with audit_actor(_user_actor(request)):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        with audit_actor(_user_actor(request)):
+            return super().changelist_view(request, extra_context)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        with audit_actor(_user_actor(request)):
+            return super().delete_view(request, object_id, extra_context)
+
+
+class WriteOnlySecretsAdmin(AuditedAdmin):
+    """A viewer without change permission gets every field read-only, shown with its value: so the
+    secret fields are left out of their page."""
+
+    write_only_fields: tuple[str, ...] = ()
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in self.write_only_fields]})
+            for name, options in fieldsets
+        ]
+
+
 class WriteOnlySecretsForm(forms.ModelForm):  # type: ignore[type-arg]
     """Secrets are typed in, never shown back: an empty field keeps what is stored."""
 
@@ -54,6 +103,8 @@ class WriteOnlySecretsForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in self.secret_fields:
+            if name not in self.fields:  # a viewer's form has no editable fields
+                continue
             field = self.fields[name]
             field.widget = forms.PasswordInput(render_value=False)
             field.required = False
@@ -146,8 +197,9 @@ class ModelClassInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(RegisteredModel)
-class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RegisteredModelAdmin(WriteOnlySecretsAdmin):
     form = RegisteredModelForm
+    write_only_fields = ("auth_secret", "protocol_password")
     list_display = (
         "name",
         "slug",
@@ -243,6 +295,12 @@ class RegisteredModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for model in queryset:
             key = model.new_connection_key()
             RegisteredModel.objects.filter(pk=model.pk).update(connection_key_hash=model.connection_key_hash)
+            audit_record(
+                actor=_user_actor(request),
+                action="new_connection_key",
+                obj=model,
+                changes={"connection_key_hash": "changed"},
+            )
             self.message_user(
                 request,
                 f"{model.slug}: connect Label Studio to {settings.HUB_PUBLIC_URL}/ml/{model.slug}/k/{key} "
@@ -372,7 +430,7 @@ class ModelVersionInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(ModelProject)
-class ModelProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ModelProjectAdmin(AuditedAdmin):
     list_display = (
         "model",
         "project",
@@ -426,7 +484,7 @@ class ModelProjectInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ProjectAdmin(AuditedAdmin):
     list_display = ("ls_project_id", "created_ts", "instance", "control_tags", "last_seen_at")
     list_filter = ("instance",)
     list_select_related = ("instance",)
@@ -454,8 +512,9 @@ class ProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(LabelStudioInstance)
-class LabelStudioInstanceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class LabelStudioInstanceAdmin(WriteOnlySecretsAdmin):
     form = LabelStudioInstanceForm
+    write_only_fields = ("access_token", "api_key")
     list_display = ("__str__", "url", "has_token", "first_seen_at", "last_seen_at")
     search_fields = ("hostname", "url")
 
@@ -465,7 +524,7 @@ class LabelStudioInstanceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookEventAdmin(AuditedAdmin):
     list_display = ("received_at", "model", "action", "ls_project_id", "processed_at")
     list_filter = ("action", "model")
     list_select_related = ("model",)
@@ -486,7 +545,7 @@ class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(TrainingJob)
-class TrainingJobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TrainingJobAdmin(AuditedAdmin):
     list_display = (
         "pk",
         "model_project",
@@ -543,7 +602,7 @@ class TrainingJobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ModelVersionAdmin(AuditedAdmin):
     list_display = ("__str__", "model_project", "number", "is_active", "created_at")
     list_filter = ("model_project__model",)
     list_select_related = ("model_project__model", "model_project__project__instance")
@@ -561,6 +620,12 @@ class ModelVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
         for version in queryset.select_related("model_project__model"):
             model_version_activate(version=version)
+            audit_record(
+                actor=_user_actor(request),
+                action="activate",
+                obj=version.model_project,
+                changes={"active_version": version.number},
+            )
             self.message_user(
                 request,
                 f"{version.model_project} now serves version {version.number}.",
@@ -569,10 +634,34 @@ class ModelVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Annotation)
-class AnnotationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AnnotationAdmin(AuditedAdmin):
     list_display = ("ls_annotation_id", "ls_task_id", "project", "updated_at")
     list_filter = ("project",)
     readonly_fields = ("project", "ls_annotation_id", "ls_task_id", "task_data", "result", "updated_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The audit log: read-only, for everyone allowed to view it."""
+
+    list_display = ("at", "actor", "action", "object_type", "object_repr", "changed_fields")
+    list_filter = ("action", "object_type", "actor")
+    search_fields = ("actor", "object_repr", "object_id")
+    date_hierarchy = "at"
+    readonly_fields = ("at", "actor", "action", "object_type", "object_id", "object_repr", "changes")
+
+    @admin.display(description="changed")
+    def changed_fields(self, obj: AuditEvent) -> str:
+        return ", ".join(obj.changes)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -8,6 +8,9 @@ class RegistryConfig(AppConfig):
     verbose_name = "Model registry"
 
     def ready(self) -> None:
+        # Signal receivers need the models, which are ready only now.
+        from registry import audit
         from registry.hot_path import connect_invalidation
 
+        audit.connect()
         connect_invalidation()

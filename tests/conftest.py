@@ -138,6 +138,7 @@ def url_of_test_database() -> str:
 class LiveHub:
     url: str
     marker: Path
+    log: Path  # gunicorn's stdout and stderr: its access log and the Hub's own log lines
 
 
 @pytest.fixture(scope="session")
@@ -189,7 +190,7 @@ def live_hub(
             process.kill()
             pytest.fail(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
-    yield LiveHub(url=url, marker=marker)
+    yield LiveHub(url=url, marker=marker, log=log)
     process.terminate()
     process.wait(timeout=30)
 

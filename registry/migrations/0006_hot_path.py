@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0004_protocol_auth'),
+        ('registry', '0005_audit_event'),
     ]
 
     operations = [

@@ -1,0 +1,35 @@
+"""Ids the database cannot hold and digits that are not ASCII are refused as invalid input (400 in the
+error shape), not a 500 from the database or int()."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.conftest import register
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "field"),
+    [
+        ("setup", {"project": "99999999999999999999"}, "project"),
+        ("setup", {"project": "1.99999999999999999999"}, "project"),
+        ("predict", {"project": "99999999999999999999", "tasks": []}, "project"),
+        ("train", {"project": "99999999999999999999"}, "project"),
+        ("webhook", {"action": "ANNOTATION_CREATED", "project": {"id": 10**20}}, "project"),
+        ("webhook", {"action": "ANNOTATION_CREATED", "project": {"id": -5}}, "project"),
+        ("job_status", {"job": "²"}, "job"),
+    ],
+)
+def test_out_of_range_ids_are_invalid_input(
+    client: Client, endpoint: str, body: dict[str, Any], field: str
+) -> None:
+    register("dummy", "examples.dummy.model.DummyModel")
+    response = client.post(f"/ml/dummy/{endpoint}", json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid" and field in response.json()["fields"]
