@@ -44,13 +44,20 @@ def summarize(samples_ms: list[float]) -> dict[str, float]:
 
 @contextmanager
 def running_hub(
-    models: list[tuple[str, str]], workers: int = 2, setup: Callable[[dict[str, str]], None] | None = None
+    models: list[tuple[str, str]],
+    workers: int = 2,
+    setup: Callable[[dict[str, str]], None] | None = None,
+    env_overrides: dict[str, str] | None = None,
+    log: Path | None = None,
 ) -> Iterator[str]:
     """Migrate a scratch SQLite Hub, register ``(slug, import_path)`` Python models (and whatever
-    ``setup`` does with the Hub's environment), serve it; yield its URL."""
+    ``setup`` does with the Hub's environment), serve it; yield its URL. ``env_overrides`` give the
+    Hub services of its own (a ``DATABASE_URL``, a ``CELERY_BROKER_URL``) or other settings; gunicorn's
+    output goes to ``log`` if given."""
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as data_dir:
         env = {**os.environ, "HUB_DATA_DIR": data_dir, "GUNICORN_ACCESS_LOG": "", "LOG_LEVEL": "WARNING"}
         env.pop("DATABASE_URL", None)
+        env.update(env_overrides or {})
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=REPO_ROOT, env=env, check=True)
         script = "\n".join(
@@ -67,6 +74,7 @@ def running_hub(
         if setup is not None:
             setup(env)
         port = free_port()
+        output = log.open("w") if log is not None else subprocess.DEVNULL
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -82,8 +90,8 @@ def running_hub(
             ],
             cwd=REPO_ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -100,6 +108,8 @@ def running_hub(
         finally:
             server.terminate()
             server.wait(timeout=30)
+            if not isinstance(output, int):
+                output.close()
 
 
 def write_results(name: str, payload: dict[str, Any]) -> Path:

@@ -7,8 +7,10 @@ Every API failure goes through :func:`api_exception_handler`; plain Django 404/5
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -43,6 +45,18 @@ class ModelBadOutput(HubError):
     default_code = "model_bad_output"
 
 
+class DatabaseUnavailable(HubError):
+    """The database is down or restarting: the client may retry; nothing was half-done for it to undo."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The Hub's database is unavailable; try again shortly."
+    default_code = "database_unavailable"
+
+
+# What the database driver raises while the server is stopped, restarting or dropping connections.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
 class InvalidLabelConfig(HubError):
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_label_config"
@@ -57,6 +71,9 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, DATABASE_DOWN):
+        logger.warning("Database unavailable in %s: %s", context.get("view").__class__.__name__, exc)
+        exc = DatabaseUnavailable()
     response = drf_exception_handler(exc, context)
     if response is None:
         # Unexpected: log it with its traceback for operators, answer in our shape without it.
@@ -91,6 +108,12 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception, so it is still the current one.
+    if isinstance(sys.exc_info()[1], DATABASE_DOWN):
+        error = DatabaseUnavailable()
+        return JsonResponse(
+            {"error": str(error.detail), "code": error.default_code}, status=error.status_code
+        )
     return JsonResponse({"error": "Internal server error.", "code": "server_error"}, status=500)
 
 

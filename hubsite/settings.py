@@ -209,10 +209,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must not hang a webhook when the broker is down: the job row is the source of truth
-# and the reaper re-publishes queued jobs.
+# and the reaper re-publishes queued jobs. The timeout bounds a publish's connecting, retries included.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=0.5)
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 0
 CELERY_TASK_PUBLISH_RETRY = False
+# The worker waits out a broker outage of any length and reconnects, instead of exiting when Redis
+# restarts (this setting counts only the worker's reconnection attempts, not publishing).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 
 # Training.
 HUB_TRAINING_DEBOUNCE_SECONDS = env.float("HUB_TRAINING_DEBOUNCE_SECONDS", default=3.0)

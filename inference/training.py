@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from hubsite.errors import DATABASE_DOWN
 from inference.runners.python import DatabaseStateStore, build_instance
 from inference.sdk.model import JobCancelled
 from registry.audit import audit_record
@@ -96,9 +97,14 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stopped.wait(settings.HUB_JOB_HEARTBEAT_SECONDS):
-                TrainingJob.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
-                if TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists():
-                    self.cancelled.set()
+                try:
+                    TrainingJob.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
+                    if TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+                        self.cancelled.set()
+                except DATABASE_DOWN:
+                    # Beat on through a database restart: a silent job would be reaped as dead and run twice.
+                    logger.warning("Job %s: heartbeat not recorded, the database is unavailable", self.job_id)
+                    connection.close()  # the next beat connects afresh
         finally:
             connection.close()
 
@@ -149,7 +155,12 @@ def training_job_run(job_id: int, *, worker: str = "") -> str:
     def progress(fraction: float, message: str) -> None:
         if heartbeat.cancelled.is_set():
             raise JobCancelled
-        TrainingJob.objects.filter(pk=job.pk).update(progress=fraction)
+        try:
+            TrainingJob.objects.filter(pk=job.pk).update(progress=fraction)
+        except DATABASE_DOWN:
+            # Progress is for the admin's eyes: a database restart must not fail the training itself.
+            logger.warning("Job %s: progress not recorded, the database is unavailable", job.pk)
+            connection.close()  # the next write connects afresh
         if message:
             logger.info("%s", message)
 
