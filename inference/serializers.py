@@ -93,7 +93,28 @@ class WebhookProjectField(serializers.JSONField):
     """The project object of Label Studio's webhook payloads (only these keys are read)."""
 
 
-class WebhookInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class StoredPayloadSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A body the Hub stores whole (events): PostgreSQL's JSON cannot hold a NUL character."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if _has_nul(self.initial_data):
+            raise serializers.ValidationError(
+                "the body contains a NUL character (\\u0000), which cannot be stored"
+            )
+        return attrs
+
+
+class WebhookInputSerializer(StoredPayloadSerializer):
     action = serializers.CharField(max_length=64)
     project = WebhookProjectField(required=False, allow_null=True)
 
@@ -116,7 +137,7 @@ class JobStatusInputSerializer(serializers.Serializer):  # type: ignore[type-arg
         return value
 
 
-class TrainInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class TrainInputSerializer(StoredPayloadSerializer):
     """Label Studio's legacy ``/train`` body (sent only when its training-webhook flag is off)."""
 
     project = ProjectUidField(required=False, allow_null=True)

@@ -33,3 +33,21 @@ def test_out_of_range_ids_are_invalid_input(
     response = client.post(f"/ml/dummy/{endpoint}", json.dumps(body), content_type="application/json")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid" and field in response.json()["fields"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body"),
+    [
+        ("webhook", {"action": "ANNOTATION_CREATED", "annotation": {"result": [{"text": "a\x00b"}]}}),
+        ("webhook", {"action": "ANNOTATION_CREATED", "project": {"id": 1, "title\x00": "x"}}),
+        ("train", {"annotations": ["\x00"]}),
+    ],
+)
+def test_a_stored_body_with_a_nul_character_is_invalid_input(
+    client: Client, endpoint: str, body: dict[str, Any]
+) -> None:
+    """PostgreSQL's JSON cannot hold U+0000: refused up front, not a 500 when the event is stored."""
+    register("dummy", "examples.dummy.model.DummyModel")
+    response = client.post(f"/ml/dummy/{endpoint}", json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert "NUL character" in response.json()["error"]
