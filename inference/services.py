@@ -247,7 +247,9 @@ def model_webhook(*, slug: str, action: str, payload: dict[str, Any]) -> tuple[i
         )
     event, created = webhook_event_store(model=model, action=action, payload=payload, uid=uid)
     job = None
-    if created and link is not None and _runner(model).supports_training:
+    # A redelivered event that no training has used yet asks again: the first delivery may have been
+    # stored just before the database failed, leaving it without a job.
+    if (created or event.processed_at is None) and link is not None and _runner(model).supports_training:
         job = training_request(link=link)
     return 201, {
         "status": "ok",

@@ -194,7 +194,9 @@ def training_job_run(job_id: int, *, worker: str = "") -> str:
     finally:
         heartbeat.stopped.set()
         logging.getLogger().removeHandler(job_log)
-    TrainingJob.objects.filter(pk=job.pk).update(
+    # Only while still running: a job the reaper gave up on (a lost heartbeat) stays as it decided,
+    # and its re-run reports for itself.
+    TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(
         status=status,
         progress=1.0 if status == TrainingJob.Status.SUCCEEDED else job.progress,
         finished_at=timezone.now(),

@@ -123,11 +123,12 @@ def test_the_same_event_delivered_twice_is_processed_once(
         post(client, "/ml/text-classifier/webhook", event)[1],
         post(client, "/ml/text-classifier/webhook", event)[1],
     )
+    # The second delivery joins the job the first one asked for.
     assert (first["event"], first["duplicate"], second["duplicate"], second["job"]) == (
         second["event"],
         False,
         True,
-        None,
+        first["job"],
     )
     celery_workers.start()
     wait_for(lambda: TrainingJob.objects.filter(status="succeeded").exists(), what="training")
@@ -136,6 +137,23 @@ def test_the_same_event_delivered_twice_is_processed_once(
         1,
         1,
     )
+
+
+def test_a_redelivered_event_that_was_stored_without_a_job_gets_one(
+    client: Client, celery_workers: WorkerFactory
+) -> None:
+    """As when the database failed between storing the first delivery and asking for training."""
+    register("text-classifier", "examples.text_classifier.model.TextClassifier")
+    event = annotation_event(1, *TRAIN[0])
+    assert post(client, "/ml/text-classifier/webhook", event)[0] == 201
+    TrainingJob.objects.all().delete()  # the job request that never happened
+
+    status, body = post(client, "/ml/text-classifier/webhook", event)
+
+    assert (status, body["duplicate"]) == (201, True) and body["job"] is not None
+    celery_workers.start()
+    wait_for(lambda: WebhookEvent.objects.filter(processed_at__isnull=False).exists(), what="training")
+    assert (WebhookEvent.objects.count(), Annotation.objects.count()) == (1, 1)
 
 
 def test_a_burst_of_events_gives_at_most_two_runs_and_the_classifier_learns(
