@@ -32,22 +32,35 @@ from registry.selectors import project_find
 def project_record_setup(
     *, hostname: str, access_token: str, uid: ProjectUid, label_config: str, parsed: ParsedConfig
 ) -> Project:
-    """Remember the Label Studio instance and project that called /setup, with its current config."""
+    """Remember the Label Studio instance and project that called /setup, with its current config.
+
+    Label Studio calls /setup often (each project page, each settings view): only a new token or a
+    new config is saved as a change (audited, and a new hot-path stamp); otherwise the rows are
+    only marked as seen."""
+    now = timezone.now()
+    digest = config_hash(label_config)
     with transaction.atomic():
         instance, _ = LabelStudioInstance.objects.get_or_create(hostname=hostname)
         if access_token and access_token != instance.access_token:
             instance.access_token = access_token
-        instance.save()
-        project, _ = Project.objects.update_or_create(
+            instance.save()
+        else:
+            LabelStudioInstance.objects.filter(pk=instance.pk).update(last_seen_at=now)
+        project, created = Project.objects.get_or_create(
             instance=instance,
             ls_project_id=uid.project_id,
             created_ts=uid.created_ts,
-            defaults={
-                "label_config": label_config,
-                "parsed_label_config": parsed,
-                "config_hash": config_hash(label_config),
-            },
+            defaults={"label_config": label_config, "parsed_label_config": parsed, "config_hash": digest},
         )
+        if not created and (project.config_hash != digest or project.label_config != label_config):
+            project.label_config, project.parsed_label_config, project.config_hash = (
+                label_config,
+                parsed,
+                digest,
+            )
+            project.save()
+        elif not created:
+            Project.objects.filter(pk=project.pk).update(last_seen_at=now)
     return project
 
 
@@ -83,12 +96,17 @@ def model_project_link(*, model: RegisteredModel, project: Project) -> ModelProj
 
 
 def model_project_set_extra_params(*, link: ModelProject, extra_params: Any) -> None:
-    """Keep Label Studio's extra_params where the SDK's ``extra_params`` reads them (a JSON string)."""
+    """Keep Label Studio's extra_params where the SDK's ``extra_params`` reads them (a JSON string);
+    written only when they change (a write is the database's one lock on SQLite)."""
+    stored = ModelState.objects.filter(model_project=link, key="extra_params")
+    current = stored.values_list("value", flat=True).first()
     if extra_params in (None, ""):
-        ModelState.objects.filter(model_project=link, key="extra_params").delete()
+        if current is not None:
+            stored.delete()
         return
     value = extra_params if isinstance(extra_params, str) else json.dumps(extra_params)
-    ModelState.objects.update_or_create(model_project=link, key="extra_params", defaults={"value": value})
+    if value != current:
+        ModelState.objects.update_or_create(model_project=link, key="extra_params", defaults={"value": value})
 
 
 def model_record_predictions(

@@ -1,0 +1,39 @@
+"""The Hub's example dummy model (examples/dummy/model.py), written against label-studio-ml-backend's
+own base class, so that benchmark 3 runs the same model in the peer. Imports only the peer's SDK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from label_studio_ml.api import init_app  # type: ignore[import-not-found]
+from label_studio_ml.model import LabelStudioMLBase  # type: ignore[import-not-found]
+
+
+class DummyModel(LabelStudioMLBase):  # type: ignore[misc]
+    """Chooses the first label of the config's first ``Choices`` tag for every task, with score 0.5."""
+
+    def predict(
+        self, tasks: list[dict[str, Any]], context: dict[str, Any] | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        choices = next(
+            (
+                (name, tag)
+                for name, tag in self.parsed_label_config.items()
+                if tag["type"] == "Choices" and tag["labels"]
+            ),
+            None,
+        )
+        if choices is None:
+            return []
+        from_name, tag = choices
+        region = {
+            "from_name": from_name,
+            "to_name": tag["to_name"][0],
+            "type": "choices",
+            "value": {"choices": [tag["labels"][0]]},
+            "score": 0.5,
+        }
+        return [{"result": [region], "score": 0.5} for _ in tasks]
+
+
+app = init_app(model_class=DummyModel)
