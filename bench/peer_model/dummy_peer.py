@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from label_studio_ml.api import init_app  # type: ignore[import-not-found]
-from label_studio_ml.model import LabelStudioMLBase  # type: ignore[import-not-found]
+from label_studio_ml.api import init_app
+from label_studio_ml.model import LabelStudioMLBase
 
 
-class DummyModel(LabelStudioMLBase):  # type: ignore[misc]
+class DummyModel(LabelStudioMLBase):
     """Chooses the first label of the config's first ``Choices`` tag for every task, with score 0.5."""
 
     def predict(
