@@ -26,7 +26,7 @@ from inference.media import LabelStudioAccess, MediaError, prepare_image, resolv
 from inference.runners.base import PredictCall, Prediction, RunResult
 from registry.backends import CheckResult, register_backend
 from registry.label_config import ParsedConfig
-from registry.model_server import model_server_call
+from registry.model_server import circuit_breaker, model_server_call
 from registry.models import ClassMapping, ImageTransport, RegisteredModel
 
 logger = logging.getLogger(__name__)
@@ -177,6 +177,8 @@ class HttpRunner:
         return CheckResult(ok=True, latency_ms=latency_ms, message=message, details={"classes": seen})
 
     def predict(self, call: PredictCall) -> RunResult:
+        # An open breaker fails the whole /predict at once (503), rather than every task one by one.
+        circuit_breaker(call.model).check()
         view = project_view(call)
         workers = max(1, min(len(call.tasks), call.model.max_concurrency))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"hub-{call.model.slug}") as pool:
