@@ -48,9 +48,8 @@ class CircuitBreaker:
         """Why a call now would be refused, if it would; call with the lock held."""
         if self.opened_at is None:
             return None
-        reason = (
-            f"Model {self.slug}: its server failed {self.failures} calls in a row (last: {self.last_error})"
-        )
+        last = self.last_error.rstrip(".")
+        reason = f"The server of model {self.slug} failed {self.failures} calls in a row (last: {last})"
         if self.probing:
             return CircuitOpen(f"{reason}; a probe call is under way.")
         remaining = self.opened_at + settings.HUB_BREAKER_COOLDOWN_SECONDS - time.monotonic()

@@ -207,6 +207,7 @@ def test_a_hanging_model_does_not_delay_a_healthy_one(
         assert took < 3, f"the healthy model took {took:.1f} s while the other one hung"
     assert server.in_flight == 1, "the hanging call should still be hanging"
     hanging.join(timeout=6 + 10)
+    assert not hanging.is_alive(), "the hanging model's /predict did not end after its timeout"
     [(answer, took)] = hanging_result
     assert labels(answer) == [[]]
     assert took < 6 + 5
