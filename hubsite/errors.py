@@ -132,3 +132,10 @@ class UpstreamUnavailable(HubError):
 class UpstreamTimeout(HubError):
     status_code = status.HTTP_504_GATEWAY_TIMEOUT
     default_code = "upstream_timeout"
+
+
+class CircuitOpen(HubError):
+    """A model server failed too often in a row: the Hub answers at once instead of calling it."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "circuit_open"

@@ -177,6 +177,10 @@ HUB_OUTBOUND_TIMEOUT = (
 )
 HUB_MAX_MEDIA_BYTES = env.int("HUB_MAX_MEDIA_BYTES", default=50 * 1024 * 1024)
 HUB_MAX_UPSTREAM_RESPONSE_BYTES = env.int("HUB_MAX_UPSTREAM_RESPONSE_BYTES", default=20 * 1024 * 1024)
+# Per model server and worker: after this many failed calls in a row the Hub stops calling it for
+# the cool-down, then lets one probe call through (success closes the breaker, failure re-opens it).
+HUB_BREAKER_FAILURES = env.int("HUB_BREAKER_FAILURES", default=5)
+HUB_BREAKER_COOLDOWN_SECONDS = env.float("HUB_BREAKER_COOLDOWN_SECONDS", default=10.0)
 # Single-model mode (wow-ai-ml start): the model with this slug also answers at the root.
 HUB_STANDALONE_MODEL = env.str("HUB_STANDALONE_MODEL", default="")
 if HUB_STANDALONE_MODEL:

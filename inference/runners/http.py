@@ -27,7 +27,7 @@ from inference.runners.base import PredictCall, Prediction, RunResult
 from registry.backends import CheckResult, register_backend
 from registry.hot_path import cached_mappings
 from registry.label_config import ParsedConfig
-from registry.model_server import model_server_call
+from registry.model_server import circuit_breaker, model_server_call
 from registry.models import ImageTransport, RegisteredModel
 
 logger = logging.getLogger(__name__)
@@ -173,6 +173,8 @@ class HttpRunner:
         return CheckResult(ok=True, latency_ms=latency_ms, message=message, details={"classes": seen})
 
     def predict(self, call: PredictCall) -> RunResult:
+        # An open breaker fails the whole /predict at once (503), rather than every task one by one.
+        circuit_breaker(call.model).check()
         view = project_view(call)
         if len(call.tasks) == 1:  # interactive calls and single tasks: no pool to start
             outcomes = [predict_task(call.model, call.tasks[0], view)]
