@@ -181,6 +181,15 @@ HUB_MAX_UPSTREAM_RESPONSE_BYTES = env.int("HUB_MAX_UPSTREAM_RESPONSE_BYTES", def
 # the cool-down, then lets one probe call through (success closes the breaker, failure re-opens it).
 HUB_BREAKER_FAILURES = env.int("HUB_BREAKER_FAILURES", default=5)
 HUB_BREAKER_COOLDOWN_SECONDS = env.float("HUB_BREAKER_COOLDOWN_SECONDS", default=10.0)
+# Where media may come from (task data names it, so it is untrusted; see registry/egress.py). Always
+# from the project's Label Studio (its base URL's host and port, even on loopback or a private network);
+# from public addresses unless HUB_MEDIA_ALLOW_PUBLIC=false; and from the hosts listed in
+# HUB_MEDIA_ALLOWED_HOSTS, comma-separated: a host name on any port ("minio"), one port of a host
+# ("minio:9000", "[fd00::5]:9000"), an IP address, or a CIDR network ("10.0.0.0/8") -- e.g. a private
+# S3 endpoint that presigned URLs point to. Other loopback, private, link-local and cloud metadata
+# addresses are refused, and so are all addresses a refused name resolves to.
+HUB_MEDIA_ALLOW_PUBLIC = env.bool("HUB_MEDIA_ALLOW_PUBLIC", default=True)
+HUB_MEDIA_ALLOWED_HOSTS = env.list("HUB_MEDIA_ALLOWED_HOSTS", default=[])
 # Single-model mode (wow-ai-ml start): the model with this slug also answers at the root.
 HUB_STANDALONE_MODEL = env.str("HUB_STANDALONE_MODEL", default="")
 if HUB_STANDALONE_MODEL:

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hubsite.errors import HubError
 from registry.clients import fetch_bytes, request_json, session_for
+from registry.egress import EgressPolicy
 
 # Paths Label Studio serves itself (uploads, local storage, storage proxies).
 LABEL_STUDIO_PATHS = ("/data/", "data/", "/upload/", "upload/", "/storage-data/", "/tasks/")
@@ -100,10 +101,13 @@ def _same_origin(url: str, base_url: str) -> bool:
     return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
 
 
-def _fetch(url: str, headers: dict[str, str]) -> tuple[bytes, str]:
+def _fetch(url: str, headers: dict[str, str], access: LabelStudioAccess | None) -> tuple[bytes, str]:
+    """Only where the egress policy allows: the project's Label Studio, public and allowed hosts."""
+    egress = EgressPolicy(label_studio_url=access.base_url if access else "")
     try:
         # Pooled like the model fan-out it feeds, so a batch reuses its connections.
-        return fetch_bytes(session_for(("media", urlsplit(url).netloc), pool_size=32), url, headers=headers)
+        session = session_for(("media", urlsplit(url).netloc), pool_size=32, egress=egress)
+        return fetch_bytes(session, url, headers=headers)
     except HubError as exc:
         raise MediaError(str(exc.detail)) from exc
 
@@ -114,7 +118,7 @@ def resolve_media(value: str, *, task_id: int | None, access: LabelStudioAccess 
         return _decode_data_uri(value)
     if value.startswith(("http://", "https://")):
         headers = label_studio_headers(access) if access and _same_origin(value, access.base_url) else {}
-        return _fetch(value, headers)
+        return _fetch(value, headers, access)
     if value.startswith(CLOUD_SCHEMES):
         if access is None or task_id is None:
             raise MediaError(
@@ -122,7 +126,9 @@ def resolve_media(value: str, *, task_id: int | None, access: LabelStudioAccess 
             )
         fileuri = base64.urlsafe_b64encode(value.encode()).decode()
         return _fetch(
-            f"{access.base_url}/tasks/{task_id}/presign/?fileuri={fileuri}", label_studio_headers(access)
+            f"{access.base_url}/tasks/{task_id}/presign/?fileuri={fileuri}",
+            label_studio_headers(access),
+            access,
         )
     if value.startswith(LABEL_STUDIO_PATHS):
         if access is None:
@@ -132,7 +138,7 @@ def resolve_media(value: str, *, task_id: int | None, access: LabelStudioAccess 
         path = value if value.startswith("/") else "/" + value
         if path.startswith("/upload/"):
             path = "/data" + path
-        return _fetch(access.base_url + path, label_studio_headers(access))
+        return _fetch(access.base_url + path, label_studio_headers(access), access)
     raise MediaError(f"cannot fetch media from {value[:80]!r}: not a URL, data: URI or Label Studio path")
 
 

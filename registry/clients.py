@@ -20,6 +20,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from hubsite.errors import UpstreamBadAnswer, UpstreamTimeout, UpstreamUnavailable
+from registry.egress import EgressPolicy, PinnedAdapter
 
 USER_AGENT = "wow-ai-hub/0.1"
 MAX_REDIRECTS = 3
@@ -28,14 +29,17 @@ Timeout = float | tuple[float, float]
 
 
 class HubSession(requests.Session):
-    def __init__(self, pool_size: int = 10) -> None:
+    """With an egress policy, every request it sends (each redirect hop too) is checked and pinned."""
+
+    def __init__(self, pool_size: int = 10, egress: EgressPolicy | None = None) -> None:
         super().__init__()
-        adapter = HTTPAdapter(
+        options: dict[str, Any] = {
             # read=False: a read timeout surfaces as itself (our 504), not as "max retries" (a 503).
-            pool_connections=4,
-            pool_maxsize=pool_size,
-            max_retries=Retry(total=0, read=False, redirect=0),
-        )
+            "pool_connections": 4,
+            "pool_maxsize": pool_size,
+            "max_retries": Retry(total=0, read=False, redirect=0),
+        }
+        adapter = PinnedAdapter(egress, **options) if egress else HTTPAdapter(**options)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
         self.headers["User-Agent"] = USER_AGENT
@@ -52,12 +56,12 @@ _sessions: dict[Hashable, HubSession] = {}
 _sessions_lock = threading.Lock()
 
 
-def session_for(key: Hashable, *, pool_size: int = 10) -> HubSession:
-    """One pooled session per key per worker process, reused across requests."""
+def session_for(key: Hashable, *, pool_size: int = 10, egress: EgressPolicy | None = None) -> HubSession:
+    """One pooled session per key (and policy) per worker process, reused across requests."""
     with _sessions_lock:
-        session = _sessions.get((key, pool_size))
+        session = _sessions.get((key, pool_size, egress))
         if session is None:
-            session = _sessions[(key, pool_size)] = HubSession(pool_size=pool_size)
+            session = _sessions[(key, pool_size, egress)] = HubSession(pool_size=pool_size, egress=egress)
         return session
 
 
@@ -139,7 +143,10 @@ def fetch_bytes(
     max_bytes: int | None = None,
 ) -> tuple[bytes, str]:
     """GET a file of bounded size; follow at most three http(s) redirects by hand, dropping the
-    Authorization header when one leads to another host (presigned storage URLs must not get it)."""
+    Authorization header when one leads to another host (presigned storage URLs must not get it).
+
+    Media sessions carry an egress policy (``session_for(..., egress=...)``): each hop is sent through
+    the session, so the policy checks every redirect target before anything connects to it."""
     limit = max_bytes if max_bytes is not None else settings.HUB_MAX_MEDIA_BYTES
     send_headers = dict(headers or {})
     current = url

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -369,12 +370,18 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """A stdlib HTTP server on a free loopback port, in a thread; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def serving(
+    handler: type[BaseHTTPRequestHandler],
+    address: tuple[str, int] = ("127.0.0.1", 0),
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[str]:
+    """A stdlib HTTP(S) server, on a free loopback port unless told, in a thread; yields its base URL."""
+    server = ThreadingHTTPServer(address, handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://{address[0]}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -223,8 +223,9 @@ def test_a_personal_access_token_is_exchanged_once(label_studio: Server) -> None
     assert label_studio.hits[-1][2]["Authorization"].startswith("Bearer ")
 
 
-def test_foreign_hosts_get_no_label_studio_token(label_studio: Server, serve: Any) -> None:
+def test_foreign_hosts_get_no_label_studio_token(label_studio: Server, serve: Any, settings: Any) -> None:
     foreign = serve({"/img.png": lambda _: (200, {}, b"img")})
+    settings.HUB_MEDIA_ALLOWED_HOSTS = [foreign.url.removeprefix("http://")]  # a media host on loopback
     resolve_media(foreign.url + "/img.png", task_id=1, access=LabelStudioAccess(label_studio.url, "abc"))
     assert "Authorization" not in foreign.hits[-1][2]
 
