@@ -6,7 +6,7 @@ PORT ?= 9090
 
 E2E_VENV ?= .e2e/ls-venv
 
-.PHONY: run test e2e lint format bench clean
+.PHONY: run test e2e lint format bench bench-tools bench-overhead bench-fanout bench-throughput bench-scaling clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,29 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) bench/protocol_latency.py
+
+# The load generator of benchmarks 1, 3, 4 and 5 (Debian's package).
+bench-tools:
+	@command -v wrk >/dev/null || apt-get install -y -q wrk
+
+bench-overhead: $(VENV)/.dev bench-tools
+	$(PY) bench/overhead.py
+
+bench-fanout: $(VENV)/.dev
+	$(PY) bench/fanout.py
+
+PEER_PORT ?= 9190
+# With PEER_SOURCE (a fetched label-studio-ml-backend's git directory), the peer runs beside the Hub.
+bench-throughput: $(VENV)/.dev bench-tools
+	@if [ -n "$(PEER_SOURCE)" ]; then \
+	  $(PY) bench/peer.py --source "$(PEER_SOURCE)" --port $(PEER_PORT) & peer=$$!; \
+	  trap 'kill $$peer 2>/dev/null' EXIT; \
+	  for i in $$(seq 300); do curl -sf http://127.0.0.1:$(PEER_PORT)/health >/dev/null && break; sleep 1; done; \
+	  $(PY) bench/throughput.py --peer-url http://127.0.0.1:$(PEER_PORT); \
+	else $(PY) bench/throughput.py; fi
+
+bench-scaling: $(VENV)/.dev bench-tools
+	$(PY) bench/scaling.py
 
 clean:
 	rm -rf $(VENV) data/test.sqlite3*
