@@ -4,6 +4,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -28,17 +29,35 @@ from registry.models import (
 from registry.project_uid import ProjectUid
 from registry.selectors import project_find
 
+# How precisely "last seen" times are kept: finer would make every /setup a write.
+SEEN_RESOLUTION = timedelta(minutes=1)
+
 
 def project_record_setup(
     *, hostname: str, access_token: str, uid: ProjectUid, label_config: str, parsed: ParsedConfig
 ) -> Project:
     """Remember the Label Studio instance and project that called /setup, with its current config.
 
-    Label Studio calls /setup often (each project page, each settings view): only a new token or a
-    new config is saved as a change (audited, and a new hot-path stamp); otherwise the rows are
-    only marked as seen."""
+    Label Studio calls /setup often (each project page, each settings view). A call that brings
+    nothing new only reads: on SQLite a write transaction takes the database's one write lock, so
+    the rows are marked as seen at most once a minute, and only a new token or a new config is saved
+    as a change (audited, and a new hot-path stamp)."""
     now = timezone.now()
     digest = config_hash(label_config)
+    project: Project | None = (
+        Project.objects.select_related("instance")
+        .filter(instance__hostname=hostname, ls_project_id=uid.project_id, created_ts=uid.created_ts)
+        .first()
+    )
+    if (
+        project is not None
+        and project.config_hash == digest
+        and project.label_config == label_config
+        and (not access_token or access_token == project.instance.access_token)
+        and now - project.last_seen_at < SEEN_RESOLUTION
+        and now - project.instance.last_seen_at < SEEN_RESOLUTION
+    ):
+        return project
     with transaction.atomic():
         instance, _ = LabelStudioInstance.objects.get_or_create(hostname=hostname)
         if access_token and access_token != instance.access_token:

@@ -10,11 +10,21 @@ from typing import Any
 
 import pytest
 import requests
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from registry.counters import counter_buffer
 from registry.hot_path import STAMP_NAME
-from registry.models import ClassMapping, HubStamp, ModelClass, ModelProject, RegisteredModel
+from registry.models import (
+    ClassMapping,
+    HubStamp,
+    LabelStudioInstance,
+    ModelClass,
+    ModelProject,
+    Project,
+    RegisteredModel,
+)
 from tests.conftest import CFG, ECHO_CFG, LiveHub, QuietHandler, register, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -172,3 +182,24 @@ def test_a_remapped_class_reaches_every_running_worker_at_once(live_hub: LiveHub
     for _ in range(8):
         answer = live_predict(live_hub, "cars", tasks, IMAGE_CFG)
         assert answer["results"][0]["result"][0]["value"]["rectanglelabels"] == ["Truck"]
+
+
+def test_a_setup_that_brings_nothing_new_only_reads(client: Client) -> None:
+    """Label Studio calls /setup on every project page; a write would take SQLite's one write lock."""
+    register("dummy", "examples.dummy.model.DummyModel")
+    body = {"project": "7.1700000000", "schema": CFG, "hostname": "http://ls", "access_token": "t0ken"}
+
+    def setup(**changes: str) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(
+                "/ml/dummy/setup", json.dumps({**body, **changes}), content_type="application/json"
+            )
+        assert response.status_code == 200
+        return [q["sql"].split()[0].upper() for q in queries.captured_queries]
+
+    setup()
+    assert set(setup()) == {"SELECT"}
+    assert "UPDATE" in setup(schema=ECHO_CFG)  # a new config is saved
+    assert Project.objects.get().label_config == ECHO_CFG
+    assert "UPDATE" in setup(schema=ECHO_CFG, access_token="new-t0ken")  # and so is a new token
+    assert LabelStudioInstance.objects.get(hostname="http://ls").access_token == "new-t0ken"
