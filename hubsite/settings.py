@@ -188,6 +188,10 @@ HUB_BREAKER_COOLDOWN_SECONDS = env.float("HUB_BREAKER_COOLDOWN_SECONDS", default
 # ("minio:9000", "[fd00::5]:9000"), an IP address, or a CIDR network ("10.0.0.0/8") -- e.g. a private
 # S3 endpoint that presigned URLs point to. Other loopback, private, link-local and cloud metadata
 # addresses are refused, and so are all addresses a refused name resolves to.
+# The project's Label Studio on a loopback or private address: trusted when an admin set its URL, and
+# when it only came from /setup if this is true (the one-machine trial). On a Hub that models without
+# credentials expose to others, set it false: whoever can call /setup could name an internal address.
+HUB_MEDIA_TRUST_SETUP_HOSTNAME = env.bool("HUB_MEDIA_TRUST_SETUP_HOSTNAME", default=True)
 HUB_MEDIA_ALLOW_PUBLIC = env.bool("HUB_MEDIA_ALLOW_PUBLIC", default=True)
 HUB_MEDIA_ALLOWED_HOSTS = env.list("HUB_MEDIA_ALLOWED_HOSTS", default=[])
 # Single-model mode (wow-ai-ml start): the model with this slug also answers at the root.

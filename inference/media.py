@@ -31,6 +31,8 @@ class MediaError(ValueError):
 class LabelStudioAccess:
     base_url: str
     token: str
+    # Whether its address may be loopback or private: see LabelStudioInstance.address_trusted.
+    private_address_ok: bool = True
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,10 @@ def _same_origin(url: str, base_url: str) -> bool:
 
 def _fetch(url: str, headers: dict[str, str], access: LabelStudioAccess | None) -> tuple[bytes, str]:
     """Only where the egress policy allows: the project's Label Studio, public and allowed hosts."""
-    egress = EgressPolicy(label_studio_url=access.base_url if access else "")
+    egress = EgressPolicy(
+        label_studio_url=access.base_url if access else "",
+        label_studio_private_ok=access.private_address_ok if access else False,
+    )
     try:
         # Pooled like the model fan-out it feeds, so a batch reuses its connections.
         session = session_for(("media", urlsplit(url).netloc), pool_size=32, egress=egress)

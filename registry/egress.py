@@ -184,6 +184,8 @@ class EgressPolicy:
     """The media policy for one project: ``label_studio_url`` is its instance's base URL ("" if none)."""
 
     label_studio_url: str = ""
+    # False: the instance's address is honoured only where it is public (see HUB_MEDIA_TRUST_SETUP_HOSTNAME).
+    label_studio_private_ok: bool = True
 
     def _is_label_studio(self, host: str, port: int) -> bool:
         if not self.label_studio_url:
@@ -211,7 +213,8 @@ class EgressPolicy:
             kind = address_kind(address)
             if kind == PUBLIC and settings.HUB_MEDIA_ALLOW_PUBLIC:
                 continue
-            if kind in (PUBLIC, INTERNAL) and self._is_label_studio(host, port):
+            label_studio_kinds = (PUBLIC, INTERNAL) if self.label_studio_private_ok else (PUBLIC,)
+            if kind in label_studio_kinds and self._is_label_studio(host, port):
                 continue
             # The address itself stays out of the message when the URL named a host, not an address.
             raise EgressRefused(

@@ -5,6 +5,7 @@ import hmac
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -277,6 +278,13 @@ class LabelStudioInstance(models.Model):
     @property
     def token(self) -> str:
         return str(self.api_key or self.access_token)
+
+    @property
+    def address_trusted(self) -> bool:
+        """Whether task media may be fetched from this instance on a loopback or private address. The
+        hostname comes from /setup, which anyone who reaches a model without credentials can call:
+        a URL set in the admin is trusted, a /setup hostname only if HUB_MEDIA_TRUST_SETUP_HOSTNAME."""
+        return bool(self.url) or settings.HUB_MEDIA_TRUST_SETUP_HOSTNAME
 
 
 class Project(models.Model):

@@ -76,7 +76,9 @@ def project_view(call: PredictCall) -> ProjectView:
     if call.link is not None:
         instance = call.link.project.instance
         if instance.base_url:
-            access = LabelStudioAccess(base_url=instance.base_url, token=instance.token)
+            access = LabelStudioAccess(
+                base_url=instance.base_url, token=instance.token, private_address_ok=instance.address_trusted
+            )
         for mapping in cached_mappings(call.link):
             control = parsed.get(mapping.from_name)
             if control is None or not control.get("to_name"):

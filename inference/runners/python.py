@@ -57,11 +57,13 @@ def load_model_class(model: RegisteredModel) -> type[Any]:
     return cls
 
 
-def label_studio_of(link_id: int) -> tuple[str, str] | None:
+def label_studio_of(link_id: int) -> tuple[str, str, bool] | None:
+    """The project's Label Studio: address, token, and whether a private address is trusted."""
     link = ModelProject.objects.select_related("project__instance").filter(pk=link_id).first()
     if link is None or not link.project.instance.base_url:
         return None
-    return link.project.instance.base_url, link.project.instance.token
+    instance = link.project.instance
+    return instance.base_url, instance.token, instance.address_trusted
 
 
 def build_instance(

@@ -24,7 +24,8 @@ class HubBinding:
     parsed_label_config: Mapping[str, Any] | None = None
     # Where the project's Label Studio is and its token, for get_local_path: (base URL, token).
     # A function, read when media is fetched: an admin may set the token after the model was built.
-    label_studio: Callable[[], tuple[str, str] | None] | None = None
+    # The project's Label Studio: address, token, and whether a private address is trusted.
+    label_studio: Callable[[], tuple[str, str, bool] | None] | None = None
     # Set while a training job runs: fit reports progress (fraction, message) through it.
     progress: Callable[[float, str], None] | None = None
 

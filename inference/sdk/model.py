@@ -205,14 +205,19 @@ class WOWAIHUB:
 
         from inference.media import LabelStudioAccess, resolve_media
 
-        host, token = (self._label_studio() if self._label_studio else None) or ("", "")
-        host, token = (ls_host or host).rstrip("/"), ls_access_token or token
+        host, token, trusted = (self._label_studio() if self._label_studio else None) or ("", "", False)
+        # An address the model's own code passes is as trusted as that code.
+        host, token, trusted = (
+            (ls_host or host).rstrip("/"),
+            ls_access_token or token,
+            trusted or bool(ls_host),
+        )
         name = url.rsplit("/", 1)[-1].split("?")[0][-80:] if not url.startswith("data:") else "inline"
         cache_dir = Path(project_dir) if project_dir else settings.DATA_DIR / "media-cache"
         path = cache_dir / f"{hashlib.md5(url.encode(), usedforsecurity=False).hexdigest()[:8]}__{name}"
         if not path.exists():
             content, _ = resolve_media(
-                url, task_id=task_id, access=LabelStudioAccess(host, token) if host else None
+                url, task_id=task_id, access=LabelStudioAccess(host, token, trusted) if host else None
             )
             cache_dir.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(path.suffix + ".part")

@@ -28,7 +28,7 @@ from hubsite.errors import UpstreamUnavailable
 from inference.media import LabelStudioAccess, MediaError, resolve_media
 from registry.clients import HubSession, fetch_bytes
 from registry.egress import EgressPolicy, EgressRefused, parse_allowed_host
-from registry.models import ModelClass, ModelProject, RegisteredModel
+from registry.models import LabelStudioInstance, ModelClass, ModelProject, RegisteredModel
 from tests.conftest import QuietHandler, serving
 from tests.registry.test_clients_and_media import png_bytes
 
@@ -366,6 +366,40 @@ def test_predict_gives_tasks_with_refused_media_an_empty_prediction_and_never_as
     assert ModelServer.calls == 1 and internal_media.hits == []
     link = ModelProject.objects.get(model=model)
     assert link.errors_total == 2 and REFUSED + " 169.254.169.254:80" in link.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_private_label_studio_address_from_setup_alone_is_not_trusted_when_the_hub_says_so(
+    client: Client, serve: Serve, settings: Any
+) -> None:
+    """Whoever reaches a model without credentials can call /setup: with HUB_MEDIA_TRUST_SETUP_HOSTNAME
+    off, a loopback "Label Studio" it names is refused until an admin sets the instance's URL."""
+    settings.HUB_MEDIA_TRUST_SETUP_HOSTNAME = False
+    label_studio, ls_media = serve()
+    ModelServer.calls = 0
+    with serving(ModelServer) as model_server:
+        model = RegisteredModel.objects.create(
+            name="detector", slug="detector", kind="http", url=model_server + "/infer", prediction_cache=False
+        )
+        ModelClass.objects.create(model=model, name="rectangle", type="bounding_box")
+        setup = {"project": "3.1700000000", "schema": CONFIG, "hostname": label_studio}
+        assert client.post("/ml/detector/setup", setup, content_type="application/json").status_code == 200
+        body = {
+            "tasks": [{"id": 1, "data": {"image": "/data/upload/3/fine.png"}}],
+            "project": "3.1700000000",
+            "label_config": CONFIG,
+        }
+
+        def boxes() -> int:
+            response = client.post("/ml/detector/predict", body, content_type="application/json")
+            assert response.status_code == 200
+            return len(response.json()["results"][0]["result"])
+
+        assert boxes() == 0 and ls_media.hits == [] and ModelServer.calls == 0
+        instance = LabelStudioInstance.objects.get(hostname=label_studio)
+        instance.url = label_studio  # the admin vouches for the address
+        instance.save()
+        assert boxes() == 1 and ls_media.hits == ["/data/upload/3/fine.png"] and ModelServer.calls == 1
 
 
 def test_allowed_host_entries_parse_as_documented() -> None:
