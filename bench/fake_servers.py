@@ -45,6 +45,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.server.failing:
+            self._send(500, b'{"error": "out of memory"}', "application/json")
+            return
         with self.server.slots:
             time.sleep(self.server.service_seconds)
         result = {
@@ -63,17 +66,19 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, service_seconds: float, parallel: int) -> None:
+    def __init__(self, service_seconds: float, parallel: int, failing: bool) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.failing = failing
         self.service_seconds = service_seconds
         self.slots = threading.BoundedSemaphore(parallel)
         self.image = png()
 
 
 @contextmanager
-def model_server(service_seconds: float = 0.05, parallel: int = 16) -> Iterator[str]:
-    """Yields the base URL; ``/api/infer`` answers after ``service_seconds``, ``parallel`` at a time."""
-    server = _Server(service_seconds, parallel)
+def model_server(service_seconds: float = 0.05, parallel: int = 16, failing: bool = False) -> Iterator[str]:
+    """Yields the base URL; ``/api/infer`` answers after ``service_seconds``, ``parallel`` at a time
+    (a broken one, ``failing``: HTTP 500 at once)."""
+    server = _Server(service_seconds, parallel, failing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

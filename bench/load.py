@@ -21,10 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -46,41 +43,17 @@ IMAGE_CONFIG = (
 PROJECT = "1.1700000000"
 
 
-class _Failing(BaseHTTPRequestHandler):
-    """A V7 model server that has broken: every inference call ends in HTTP 500."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        body = b'{"error": "out of memory"}'
-        self.send_response(500)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def failing_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def register_http_models(env: dict[str, str], urls: dict[str, str]) -> None:
     """An http model per ``slug -> model server URL``, each with the stand-in's one class."""
-    script = "from registry.models import RegisteredModel, ModelClass\n" + "".join(
-        f"m = RegisteredModel.objects.create(name={slug!r}, slug={slug!r}, kind='http',"
-        f" url={url + '/api/infer'!r}, max_concurrency=16, timeout_seconds=10)\n"
-        "ModelClass.objects.create(model=m, name='object', type='bounding_box')\n"
-        for slug, url in urls.items()
+    script = (
+        "from registry.models import RegisteredModel, ModelClass\n"
+        + "".join(
+            f"m = RegisteredModel.objects.create(name={slug!r}, slug={slug!r}, kind='http',"
+            f" url={url + '/api/infer'!r}, max_concurrency=16, timeout_seconds=10)\n"
+            "ModelClass.objects.create(model=m, name='object', type='bounding_box')\n"
+            for slug, url in urls.items()
+        )
+        + "RegisteredModel.objects.update(prediction_cache=False)  # every call reaches its model\n"
     )
     subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO_ROOT, env=env, check=True)
 
@@ -205,7 +178,7 @@ def main() -> None:
     args = parser.parse_args()
     # The Hub's own broker folder in its scratch data directory, whatever the calling shell uses.
     os.environ.pop("HUB_BROKER_DIR", None)
-    with model_server(service_seconds=0.005, parallel=16) as v7, failing_server() as broken:
+    with model_server(service_seconds=0.005, parallel=16) as v7, model_server(failing=True) as broken:
         models = {"v7": v7}
         if args.faults:
             models |= {"v7-failing": broken, "v7-down": f"http://127.0.0.1:{free_port()}"}
