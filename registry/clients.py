@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json as json_module
 import threading
+import time
 from collections.abc import Hashable, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -84,22 +86,34 @@ def _send(session: requests.Session, method: str, url: str, **kwargs: Any) -> re
         raise UpstreamBadAnswer(f"Calling {_public(url)} failed: {type(exc).__name__}.") from exc
 
 
-def _read_limited(response: requests.Response, url: str, max_bytes: int) -> bytes:
+def _read_budget(timeout: Timeout | None) -> float:
+    """How long a whole body may take: the call's read timeout, which otherwise bounds each read only."""
+    chosen = timeout if timeout is not None else tuple(settings.HUB_OUTBOUND_TIMEOUT)
+    return float(chosen[1] if isinstance(chosen, tuple) else chosen)
+
+
+def _read_limited(response: requests.Response, url: str, max_bytes: int, budget: float) -> bytes:
+    """The body, refused past ``max_bytes`` or once ``budget`` seconds have gone by: a server sending
+    a byte at a time never trips a per-read timeout."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         response.close()
         raise UpstreamBadAnswer(f"{_public(url)} sent {declared} bytes, more than the {max_bytes} allowed.")
+    deadline = time.monotonic() + budget
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in response.iter_content(chunk_size=64 * 1024):
+        # read1: one read of the socket at a time, so the deadline is looked at between trickles.
+        while chunk := response.raw.read1(64 * 1024, decode_content=True):
             size += len(chunk)
             if size > max_bytes:
                 raise UpstreamBadAnswer(f"{_public(url)} sent more than the {max_bytes} bytes allowed.")
+            if time.monotonic() > deadline:
+                raise UpstreamTimeout(f"{_public(url)} did not finish sending within {budget:g} s.")
             chunks.append(chunk)
-    except requests.Timeout as exc:
+    except urllib3.exceptions.ReadTimeoutError as exc:
         raise UpstreamTimeout(f"{_public(url)} stopped sending in time.") from exc
-    except requests.RequestException as exc:
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise UpstreamUnavailable(f"{_public(url)} broke the connection.") from exc
     finally:
         response.close()
@@ -127,7 +141,7 @@ def request_json(
     """Send; require 2xx and a JSON body of bounded size; return it parsed."""
     response = _send(session, method, url, json=json, headers=dict(headers or {}), auth=auth, timeout=timeout)
     _require_success(response, url)
-    body = _read_limited(response, url, settings.HUB_MAX_UPSTREAM_RESPONSE_BYTES)
+    body = _read_limited(response, url, settings.HUB_MAX_UPSTREAM_RESPONSE_BYTES, _read_budget(timeout))
     try:
         return json_module.loads(body)
     except ValueError as exc:
@@ -163,5 +177,5 @@ def fetch_bytes(
             continue
         _require_success(response, current)
         content_type = response.headers.get("Content-Type", "application/octet-stream")
-        return _read_limited(response, current, limit), content_type
+        return _read_limited(response, current, limit, _read_budget(timeout)), content_type
     raise UpstreamBadAnswer(f"{_public(url)} redirected more than {MAX_REDIRECTS} times.")

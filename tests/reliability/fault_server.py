@@ -29,6 +29,7 @@ class Fault(StrEnum):
     WRONG_SHAPE = "wrong_shape"  # JSON, status "succeeded", but "results" is not a list
     HUGE = "huge"  # `huge_bytes` of valid JSON, with its Content-Length
     HUGE_UNDECLARED = "huge_undeclared"  # the same without Content-Length, until the connection closes
+    TRICKLE = "trickle"  # the healthy answer, a byte every 0.2 s: no single read ever times out
 
 
 CLASSES = [{"name": "rectangle", "type": "bounding_box"}]
@@ -110,8 +111,21 @@ class FaultHandler(QuietHandler):
             self.reply(200, _json({"status": "succeeded", "results": {"rectangle": 0.9}}), "application/json")
         elif fault in (Fault.HUGE, Fault.HUGE_UNDECLARED):
             self._huge(declared=fault is Fault.HUGE)
+        elif fault is Fault.TRICKLE:
+            self._trickle(_json({"status": "succeeded", "results": [RECTANGLE]}))
         else:
             self.reply(200, _json({"status": "succeeded", "results": [RECTANGLE]}), "application/json")
+
+    def _trickle(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        for byte in body:
+            if self.state.stopping.wait(0.2):
+                return
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
 
     def _huge(self, declared: bool) -> None:
         head = b'{"status": "succeeded", "results": [], "padding": "'

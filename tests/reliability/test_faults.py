@@ -19,6 +19,8 @@ wrong shape            V7ResponseError (the server did answer:     200, empty; "
 huge body, declared    refused from Content-Length, unread         200, empty; "more than the N allowed"
 huge body, streamed    read up to HUB_MAX_UPSTREAM_RESPONSE_BYTES  200, empty; "more than the N bytes
                                                                    allowed"
+trickle (a byte at a   the whole body bounded by                   200, empty; "did not finish sending
+time)                  ``timeout_seconds``                         within N s"
 breaker open           no call: HUB_BREAKER_FAILURES failed calls  503 {"code": "circuit_open"} at once,
                        in a row open it for                        errors_total + 1; tasks of a batch
                        HUB_BREAKER_COOLDOWN_SECONDS                that meet it mid-batch: empty
@@ -166,6 +168,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
         (Fault.WRONG_SHAPE, 0.0, "'results' must be a list"),
         (Fault.HUGE, 0.0, f"more than the {UPSTREAM_LIMIT} allowed"),
         (Fault.HUGE_UNDECLARED, 0.0, f"more than the {UPSTREAM_LIMIT} bytes allowed"),
+        (Fault.TRICKLE, 0.0, "did not finish sending within 2 s"),
     ],
 )
 def test_a_faulty_server_gives_the_task_an_empty_prediction_in_time_and_counts_the_error(
