@@ -45,15 +45,11 @@ PROJECT = "1.1700000000"
 
 def register_http_models(env: dict[str, str], urls: dict[str, str]) -> None:
     """An http model per ``slug -> model server URL``, each with the stand-in's one class."""
-    script = (
-        "from registry.models import RegisteredModel, ModelClass\n"
-        + "".join(
-            f"m = RegisteredModel.objects.create(name={slug!r}, slug={slug!r}, kind='http',"
-            f" url={url + '/api/infer'!r}, max_concurrency=16, timeout_seconds=10)\n"
-            "ModelClass.objects.create(model=m, name='object', type='bounding_box')\n"
-            for slug, url in urls.items()
-        )
-        + "RegisteredModel.objects.update(prediction_cache=False)  # every call reaches its model\n"
+    script = "from registry.models import RegisteredModel, ModelClass\n" + "".join(
+        f"m = RegisteredModel.objects.create(name={slug!r}, slug={slug!r}, kind='http',"
+        f" url={url + '/api/infer'!r}, max_concurrency=16, timeout_seconds=10, prediction_cache=False)\n"
+        "ModelClass.objects.create(model=m, name='object', type='bounding_box')\n"
+        for slug, url in urls.items()
     )
     subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO_ROOT, env=env, check=True)
 

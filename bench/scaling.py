@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table, running_hub, write_results
 from bench.http_load import require_wrk, run_wrk
-from bench.throughput import PREDICT_BODY, SETUP_BODY, no_prediction_cache
+from bench.throughput import PREDICT_BODY, SETUP_BODY
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     rows = []
     for workers in args.workers:
         models = [("dummy", "examples.dummy.model.DummyModel")]
-        with running_hub(models, workers=workers, setup=no_prediction_cache) as hub:
+        with running_hub(models, workers=workers) as hub:
             requests.post(f"{hub}/ml/dummy/setup", json=SETUP_BODY, timeout=10).raise_for_status()
             for _ in range(10 * workers):
                 requests.post(f"{hub}/ml/dummy/predict", json=PREDICT_BODY, timeout=10).raise_for_status()

@@ -27,7 +27,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO_ROOT, print_table, running_hub, summarize, write_results
+from bench.common import print_table, running_hub, summarize, write_results
 from bench.http_load import LoadResult, require_wrk, run_wrk
 
 CONFIG = (
@@ -41,13 +41,6 @@ PREDICT_BODY = {
     "label_config": CONFIG,
 }
 SETUP_BODY = {"project": PROJECT, "schema": CONFIG, "hostname": "http://label-studio", "access_token": ""}
-
-
-def no_prediction_cache(env: dict[str, str]) -> None:
-    script = (
-        "from registry.models import RegisteredModel\nRegisteredModel.objects.update(prediction_cache=False)"
-    )
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO_ROOT, env=env, check=True)
 
 
 def worker_memory_mb(base_url: str) -> dict[str, float]:
@@ -132,7 +125,7 @@ def main() -> None:
     require_wrk()
 
     results: dict[str, dict[str, Any]] = {}
-    with running_hub([("dummy", "examples.dummy.model.DummyModel")], setup=no_prediction_cache) as hub:
+    with running_hub([("dummy", "examples.dummy.model.DummyModel")]) as hub:
         results["hub"] = measure(hub, "/ml/dummy", args.concurrency, args.seconds)
     if args.peer_url:
         results["peer"] = measure(args.peer_url.rstrip("/"), "", args.concurrency, args.seconds)
