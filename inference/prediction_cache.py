@@ -17,12 +17,13 @@ from django.core.cache import caches
 
 from inference.predictions import Prediction
 from registry.hot_path import cached_mappings
+from registry.label_config import config_hash
 from registry.models import ModelProject, RegisteredModel
 
 CACHE_ALIAS = "predictions"
 
 
-def mapping_version(model: RegisteredModel, link: ModelProject | None) -> str:
+def _mapping_version(model: RegisteredModel, link: ModelProject | None) -> str:
     """A digest of what turns an external model's classes into the project's labels."""
     if link is None:
         return ""
@@ -30,7 +31,7 @@ def mapping_version(model: RegisteredModel, link: ModelProject | None) -> str:
     return hashlib.sha256(json.dumps([model.threshold, rows]).encode()).hexdigest()[:16]
 
 
-def model_identity(model: RegisteredModel, version: str) -> str:
+def _model_identity(model: RegisteredModel, version: str) -> str:
     """The version string, and what runs: a model deleted and registered again under its slug
     starts at the same version, and a queryset update may change code without a new version."""
     runs = [model.pk, model.kind, model.import_path, model.url, model.params, model.request_extra]
@@ -39,10 +40,25 @@ def model_identity(model: RegisteredModel, version: str) -> str:
     )
 
 
-def prediction_key(*, model: str, mappings: str, config_hash: str, task: dict[str, Any]) -> str:
-    content = json.dumps(task.get("data"), sort_keys=True, default=str)
-    digest = hashlib.sha256(f"{model}\n{mappings}\n{config_hash}\n{content}".encode()).hexdigest()
-    return f"prediction:{digest}"
+def prediction_keys(
+    *,
+    model: RegisteredModel,
+    version: str,
+    link: ModelProject | None,
+    label_config: str,
+    tasks: list[dict[str, Any]],
+) -> list[str]:
+    """One key per task; ``link`` is given for models whose output goes through its class mappings."""
+    prefix = (
+        f"{_model_identity(model, version)}\n{_mapping_version(model, link)}\n{config_hash(label_config)}\n"
+    )
+    return [
+        "prediction:"
+        + hashlib.sha256(
+            (prefix + json.dumps(task.get("data"), sort_keys=True, default=str)).encode()
+        ).hexdigest()
+        for task in tasks
+    ]
 
 
 def cached_predictions(keys: list[str]) -> dict[str, list[Prediction]]:

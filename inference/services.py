@@ -9,13 +9,7 @@ from django.http import Http404
 
 from hubsite.errors import HubError, InvalidLabelConfig
 from hubsite.metrics import PREDICTION_CACHE, TASK_ERRORS
-from inference.prediction_cache import (
-    cached_predictions,
-    mapping_version,
-    model_identity,
-    prediction_key,
-    predictions_store,
-)
+from inference.prediction_cache import cached_predictions, prediction_keys, predictions_store
 from inference.predictions import Prediction, prediction_score
 from inference.runners.base import PredictCall, Runner, RunResult
 from inference.validation import check_regions
@@ -142,17 +136,19 @@ def model_predict(
     context = params.get("context")
     # Interactive calls depend on the user's clicks: always computed.
     use_cache = model.prediction_cache and not context
-    keys: list[str] = []
-    if use_cache:
-        identity = model_identity(model, version)
-        mappings = mapping_version(model, link) if _runner(model).uses_class_mappings else ""
-        label_config_hash = config_hash(label_config)
-        keys = [
-            prediction_key(model=identity, mappings=mappings, config_hash=label_config_hash, task=task)
-            for task in tasks
-        ]
-    answered = cached_predictions(keys) if keys else {}
-    todo = [i for i in range(len(tasks)) if not keys or keys[i] not in answered]
+    keys = (
+        prediction_keys(
+            model=model,
+            version=version,
+            link=link if _runner(model).uses_class_mappings else None,
+            label_config=label_config,
+            tasks=tasks,
+        )
+        if use_cache
+        else []
+    )
+    answered = cached_predictions(keys) if use_cache else {}
+    todo = [i for i in range(len(tasks)) if not use_cache or keys[i] not in answered]
     if use_cache:
         PREDICTION_CACHE.labels(model.slug, "hit").inc(len(tasks) - len(todo))
         PREDICTION_CACHE.labels(model.slug, "miss").inc(len(todo))
