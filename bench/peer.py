@@ -87,6 +87,8 @@ def main() -> None:
             str(args.threads),
             "--worker-class",
             "gthread",
+            # As the Hub's gunicorn.conf.py: without it, one worker may take every connection.
+            "--reuse-port",
             "dummy_peer:app",
         ],
         env,
