@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import URLPattern, path
 
 from inference import apis
 
-urlpatterns = [
-    path("", apis.HealthApi.as_view(), name="model-root"),
-    path("/", apis.HealthApi.as_view(), name="model-root-slash"),
-    path("/health", apis.HealthApi.as_view(), name="model-health"),
-    path("/setup", apis.SetupApi.as_view(), name="model-setup"),
-    path("/predict", apis.PredictApi.as_view(), name="model-predict"),
-    path("/webhook", apis.WebhookApi.as_view(), name="model-webhook"),
-    path("/train", apis.TrainApi.as_view(), name="model-train"),
-    path("/job_status", apis.JobStatusApi.as_view(), name="model-job-status"),
-    path("/versions", apis.VersionsApi.as_view(), name="model-versions"),
-    path("/metrics", apis.MetricsApi.as_view(), name="model-metrics"),
+# (suffix, view, name), the busiest first: routes are tried in order.
+_ENDPOINTS = [
+    ("/predict", apis.PredictApi, "model-predict"),
+    ("/health", apis.HealthApi, "model-health"),
+    ("/setup", apis.SetupApi, "model-setup"),
+    ("/webhook", apis.WebhookApi, "model-webhook"),
+    ("", apis.HealthApi, "model-root"),
+    ("/", apis.HealthApi, "model-root-slash"),
+    ("/train", apis.TrainApi, "model-train"),
+    ("/job_status", apis.JobStatusApi, "model-job-status"),
+    ("/versions", apis.VersionsApi, "model-versions"),
+    ("/metrics", apis.MetricsApi, "model-metrics"),
 ]
+
+
+def protocol_routes(model_prefix: str) -> list[URLPattern]:
+    """The endpoints under ``model_prefix`` (which captures ``slug``), as flat routes: an ``include``
+    costs a second match object on every call."""
+    return [path(model_prefix + suffix, view.as_view(), name=name) for suffix, view, name in _ENDPOINTS]
