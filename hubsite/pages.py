@@ -1,7 +1,7 @@
 """The middleware of the Hub's pages (admin, API docs, static files), which protocol calls skip.
 
-Sessions, users, messages, frame options and static files are what a browser needs. Every
-``/predict`` paying for them cost about a fifth of its time in the Hub (``bench/floors.py``).
+Sessions, users, messages, frame options and static files are what a browser needs; running them for
+every protocol call was an eighth of an in-process ``/predict`` (0.40 ms before, 0.35 ms after).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ MAX_ID = 2**63 - 1
 
 class ProtocolInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """Validates one protocol body. Its fields are built and bound once per class and shared by every
-    call: DRF builds a fresh copy per serializer, which was a sixth of every /predict under load.
+    call: DRF builds a fresh copy per serializer, a tenth of every /predict under load.
     Sharing is safe because a field keeps no state of a call, and of its root it reads only
     ``partial`` and ``context``, which the protocol never sets (the root is an empty instance)."""
 
