@@ -13,7 +13,7 @@ from django.utils import timezone
 from hubsite.errors import UpstreamBadAnswer
 from registry.backends import CheckResult, get_backend
 from registry.counters import counter_buffer
-from registry.hot_path import cached
+from registry.hot_path import cached, hot_path_invalidate
 from registry.label_config import ParsedConfig, config_hash
 from registry.model_server import model_server_call
 from registry.models import (
@@ -44,20 +44,23 @@ def project_record_setup(
     as a change (audited, and a new hot-path stamp)."""
     now = timezone.now()
     digest = config_hash(label_config)
-    project: Project | None = (
-        Project.objects.select_related("instance")
-        .filter(instance__hostname=hostname, ls_project_id=uid.project_id, created_ts=uid.created_ts)
-        .first()
+    known: Project | None = cached(
+        ("setup-project", hostname, uid.project_id, uid.created_ts),
+        lambda: (
+            Project.objects.select_related("instance")
+            .filter(instance__hostname=hostname, ls_project_id=uid.project_id, created_ts=uid.created_ts)
+            .first()
+        ),
     )
     if (
-        project is not None
-        and project.config_hash == digest
-        and project.label_config == label_config
-        and (not access_token or access_token == project.instance.access_token)
-        and now - project.last_seen_at < SEEN_RESOLUTION
-        and now - project.instance.last_seen_at < SEEN_RESOLUTION
+        known is not None
+        and known.config_hash == digest
+        and known.label_config == label_config
+        and (not access_token or access_token == known.instance.access_token)
+        and now - known.last_seen_at < SEEN_RESOLUTION
+        and now - known.instance.last_seen_at < SEEN_RESOLUTION
     ):
-        return project
+        return known
     with transaction.atomic():
         instance, _ = LabelStudioInstance.objects.get_or_create(hostname=hostname)
         if access_token and access_token != instance.access_token:
@@ -80,6 +83,10 @@ def project_record_setup(
             project.save()
         elif not created:
             Project.objects.filter(pk=project.pk).update(last_seen_at=now)
+    if known is not None:
+        # Seen times are not stamped (they move all the time): the cached rows learn them here, so
+        # this worker writes them again a minute later, not on every call from now on.
+        known.last_seen_at = known.instance.last_seen_at = now
     return project
 
 
@@ -118,14 +125,19 @@ def model_project_set_extra_params(*, link: ModelProject, extra_params: Any) -> 
     """Keep Label Studio's extra_params where the SDK's ``extra_params`` reads them (a JSON string);
     written only when they change (a write is the database's one lock on SQLite)."""
     stored = ModelState.objects.filter(model_project=link, key="extra_params")
-    current = stored.values_list("value", flat=True).first()
+    # "" stands for none stored (the cache keeps no None).
+    current = cached(("extra-params", link.pk), lambda: stored.values_list("value", flat=True).first() or "")
     if extra_params in (None, ""):
-        if current is not None:
-            stored.delete()
+        value = ""
+    else:
+        value = extra_params if isinstance(extra_params, str) else json.dumps(extra_params)
+    if value == current:
         return
-    value = extra_params if isinstance(extra_params, str) else json.dumps(extra_params)
-    if value != current:
+    if value:
         ModelState.objects.update_or_create(model_project=link, key="extra_params", defaults={"value": value})
+    else:
+        stored.delete()
+    hot_path_invalidate()  # model states are not stamped: other workers hold the old value
 
 
 def model_record_predictions(

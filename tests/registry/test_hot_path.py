@@ -22,6 +22,7 @@ from registry.models import (
     LabelStudioInstance,
     ModelClass,
     ModelProject,
+    ModelState,
     Project,
     RegisteredModel,
 )
@@ -197,9 +198,39 @@ def test_a_setup_that_brings_nothing_new_only_reads(client: Client) -> None:
         assert response.status_code == 200
         return [q["sql"].split()[0].upper() for q in queries.captured_queries]
 
-    setup()
-    assert set(setup()) == {"SELECT"}
+    setup()  # saves the project: a new stamp
+    setup()  # reads what the new stamp emptied
+    assert setup() == ["SELECT"]  # the stamp; the project and its extra params come from the cache
     assert "UPDATE" in setup(schema=ECHO_CFG)  # a new config is saved
     assert Project.objects.get().label_config == ECHO_CFG
     assert "UPDATE" in setup(schema=ECHO_CFG, access_token="new-t0ken")  # and so is a new token
     assert LabelStudioInstance.objects.get(hostname="http://ls").access_token == "new-t0ken"
+
+
+def test_extra_params_from_setup_are_kept_whichever_worker_saw_them_last(client: Client) -> None:
+    """Each worker caches the stored extra params; a change is stamped, so no worker keeps a stale one."""
+    register("dummy", "examples.dummy.model.DummyModel")
+    body = {"project": "7.1700000000", "schema": CFG, "hostname": "http://ls"}
+
+    def setup(extra_params: Any) -> None:
+        response = client.post(
+            "/ml/dummy/setup",
+            json.dumps({**body, "extra_params": extra_params}),
+            content_type="application/json",
+        )
+        assert response.status_code == 200
+
+    def stored() -> list[str]:
+        return list(ModelState.objects.filter(key="extra_params").values_list("value", flat=True))
+
+    setup({"a": 1})
+    assert stored() == ['{"a": 1}']
+    stamp = HubStamp.objects.get(name=STAMP_NAME).token
+    # New params are saved and stamped: every worker's cached {"a": 1} goes, here too, or the next
+    # {"a": 1} would look unchanged and the stored {"b": 2} would stay.
+    setup({"b": 2})
+    assert stored() == ['{"b": 2}'] and HubStamp.objects.get(name=STAMP_NAME).token != stamp
+    setup({"a": 1})
+    assert stored() == ['{"a": 1}']
+    setup(None)
+    assert stored() == []
