@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from hubsite.errors import UpstreamBadAnswer
@@ -124,9 +125,14 @@ def model_project_link(*, model: RegisteredModel, project: Project) -> ModelProj
 def model_project_set_extra_params(*, link: ModelProject, extra_params: Any) -> None:
     """Keep Label Studio's extra_params where the SDK's ``extra_params`` reads them (a JSON string);
     written only when they change (a write is the database's one lock on SQLite)."""
-    stored = ModelState.objects.filter(model_project=link, key="extra_params")
+
+    def stored() -> QuerySet[ModelState]:
+        return ModelState.objects.filter(model_project=link, key="extra_params")
+
     # "" stands for none stored (the cache keeps no None).
-    current = cached(("extra-params", link.pk), lambda: stored.values_list("value", flat=True).first() or "")
+    current = cached(
+        ("extra-params", link.pk), lambda: stored().values_list("value", flat=True).first() or ""
+    )
     if extra_params in (None, ""):
         value = ""
     else:
@@ -136,7 +142,7 @@ def model_project_set_extra_params(*, link: ModelProject, extra_params: Any) -> 
     if value:
         ModelState.objects.update_or_create(model_project=link, key="extra_params", defaults={"value": value})
     else:
-        stored.delete()
+        stored().delete()
     hot_path_invalidate()  # model states are not stamped: other workers hold the old value
 
 
