@@ -8,6 +8,7 @@ query string and never carry credentials.
 
 from __future__ import annotations
 
+import base64
 import json as json_module
 import threading
 import time
@@ -15,43 +16,72 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import requests
+import certifi
 import urllib3
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from urllib3.util import parse_url
 
 from hubsite.errors import UpstreamBadAnswer, UpstreamTimeout, UpstreamUnavailable
-from registry.egress import EgressPolicy, PinnedAdapter
+from registry.egress import EgressPolicy
 
 USER_AGENT = "wow-ai-hub/0.1"
 MAX_REDIRECTS = 3
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 Timeout = float | tuple[float, float]
 
 
-class HubSession(requests.Session):
-    """With an egress policy, every request it sends (each redirect hop too) is checked and pinned."""
+class HubSession:
+    """Pooled keep-alive connections (urllib3, no retries, no redirects, no proxies from the
+    environment). With an egress policy, every request it sends (each redirect hop too) is checked
+    and goes to the address the check approved; the Host header, TLS SNI and the certificate check
+    keep the name. urllib3 rather than requests: requests' own preparation of each call cost about
+    0.2 ms, a tenth of the Hub's whole added latency."""
 
-    def __init__(self, pool_size: int = 10, egress: EgressPolicy | None = None) -> None:
-        super().__init__()
-        options: dict[str, Any] = {
-            # read=False: a read timeout surfaces as itself (our 504), not as "max retries" (a 503).
-            "pool_connections": 4,
-            "pool_maxsize": pool_size,
-            "max_retries": Retry(total=0, read=False, redirect=0),
-        }
-        adapter = PinnedAdapter(egress, **options) if egress else HTTPAdapter(**options)
-        self.mount("http://", adapter)
-        self.mount("https://", adapter)
-        self.headers["User-Agent"] = USER_AGENT
-        # Proxies and .netrc from the environment must not redirect or authenticate model calls.
-        self.trust_env = False
+    def __init__(
+        self, pool_size: int = 10, egress: EgressPolicy | None = None, ca_certs: str | None = None
+    ) -> None:
+        self.egress = egress
+        # certifi's authorities unless told otherwise, as requests trusted before: the same servers verify.
+        self._pools = urllib3.PoolManager(
+            num_pools=4, maxsize=pool_size, ca_certs=ca_certs or certifi.where()
+        )
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = tuple(settings.HUB_OUTBOUND_TIMEOUT)
-        return super().request(method, url, *args, **kwargs)
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout | None = None,
+    ) -> urllib3.BaseHTTPResponse:
+        """The response with its body unread; ``timeout`` defaults to ``settings.HUB_OUTBOUND_TIMEOUT``."""
+        chosen = timeout if timeout is not None else tuple(settings.HUB_OUTBOUND_TIMEOUT)
+        connect, read = chosen if isinstance(chosen, tuple) else (chosen, chosen)
+        send_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        target = parse_url(url)  # percent-encodes what a request line cannot carry (spaces, non-ASCII)
+        if self.egress is None:
+            pool = self._pools.connection_from_url(url)
+        else:
+            destination = self.egress.check(url)
+            send_headers["Host"] = destination.host_header(url)
+            # The pool key carries the name, so pinned connections for two names never mix.
+            name = {"server_hostname": destination.host, "assert_hostname": destination.host}
+            pool = self._pools.connection_from_url(
+                destination.pinned_url(url), pool_kwargs=name if target.scheme == "https" else None
+            )
+        return pool.urlopen(
+            method,
+            target.request_uri,
+            body=body,
+            headers=send_headers,
+            timeout=urllib3.Timeout(connect=connect, read=read),
+            retries=False,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+        )
 
 
 _sessions: dict[Hashable, HubSession] = {}
@@ -75,14 +105,17 @@ def _public(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+def _send(session: HubSession, method: str, url: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
     try:
-        return session.request(method, url, stream=True, allow_redirects=False, **kwargs)
-    except requests.Timeout as exc:
-        raise UpstreamTimeout(f"{_public(url)} did not answer in time.") from exc
-    except requests.ConnectionError as exc:
+        return session.send(method, url, **kwargs)
+    # Refused and unresolvable hosts are connection failures, though urllib3 files them under timeouts.
+    except urllib3.exceptions.NewConnectionError as exc:
         raise UpstreamUnavailable(f"{_public(url)} is unreachable.") from exc
-    except requests.RequestException as exc:
+    except urllib3.exceptions.TimeoutError as exc:
+        raise UpstreamTimeout(f"{_public(url)} did not answer in time.") from exc
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError, OSError) as exc:
+        raise UpstreamUnavailable(f"{_public(url)} is unreachable.") from exc
+    except (urllib3.exceptions.HTTPError, ValueError) as exc:
         raise UpstreamBadAnswer(f"Calling {_public(url)} failed: {type(exc).__name__}.") from exc
 
 
@@ -92,7 +125,7 @@ def _read_budget(timeout: Timeout | None) -> float:
     return float(chosen[1] if isinstance(chosen, tuple) else chosen)
 
 
-def _read_limited(response: requests.Response, url: str, max_bytes: int, budget: float) -> bytes:
+def _read_limited(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int, budget: float) -> bytes:
     """The body, refused past ``max_bytes`` or once ``budget`` seconds have gone by: a server sending
     a byte at a time never trips a per-read timeout."""
     declared = response.headers.get("Content-Length", "")
@@ -104,13 +137,14 @@ def _read_limited(response: requests.Response, url: str, max_bytes: int, budget:
     size = 0
     try:
         # read1: one read of the socket at a time, so the deadline is looked at between trickles.
-        while chunk := response.raw.read1(64 * 1024, decode_content=True):
+        while chunk := response.read1(64 * 1024, decode_content=True):
             size += len(chunk)
             if size > max_bytes:
                 raise UpstreamBadAnswer(f"{_public(url)} sent more than the {max_bytes} bytes allowed.")
             if time.monotonic() > deadline:
                 raise UpstreamTimeout(f"{_public(url)} did not finish sending within {budget:g} s.")
             chunks.append(chunk)
+        response.release_conn()  # read to its end: the connection goes back to the pool, not closed
     except urllib3.exceptions.ReadTimeoutError as exc:
         raise UpstreamTimeout(f"{_public(url)} stopped sending in time.") from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -120,16 +154,16 @@ def _read_limited(response: requests.Response, url: str, max_bytes: int, budget:
     return b"".join(chunks)
 
 
-def _require_success(response: requests.Response, url: str) -> None:
-    if 200 <= response.status_code < 300:
+def _require_success(response: urllib3.BaseHTTPResponse, url: str) -> None:
+    if 200 <= response.status < 300:
         return
     response.close()
-    reason = " (authentication refused)" if response.status_code in (401, 403) else ""
-    raise UpstreamBadAnswer(f"{_public(url)} answered HTTP {response.status_code}{reason}.")
+    reason = " (authentication refused)" if response.status in (401, 403) else ""
+    raise UpstreamBadAnswer(f"{_public(url)} answered HTTP {response.status}{reason}.")
 
 
 def request_json(
-    session: requests.Session,
+    session: HubSession,
     method: str,
     url: str,
     *,
@@ -138,18 +172,29 @@ def request_json(
     auth: tuple[str, str] | None = None,
     timeout: Timeout | None = None,
 ) -> Any:
-    """Send; require 2xx and a JSON body of bounded size; return it parsed."""
-    response = _send(session, method, url, json=json, headers=dict(headers or {}), auth=auth, timeout=timeout)
+    """Send (``json`` as the body, ``auth`` as HTTP basic auth); require 2xx and a JSON body of
+    bounded size; return it parsed."""
+    send_headers = dict(headers or {})
+    body = None
+    if json is not None:
+        try:
+            body = json_module.dumps(json, allow_nan=False).encode()
+        except ValueError as exc:  # NaN or infinity: not JSON, whatever Python's encoder allows
+            raise UpstreamBadAnswer(f"Calling {_public(url)} failed: the payload is not valid JSON.") from exc
+        send_headers["Content-Type"] = "application/json"
+    if auth is not None:  # UTF-8, which RFC 7617 allows, so that no password fails to encode
+        send_headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    response = _send(session, method, url, body=body, headers=send_headers, timeout=timeout)
     _require_success(response, url)
-    body = _read_limited(response, url, settings.HUB_MAX_UPSTREAM_RESPONSE_BYTES, _read_budget(timeout))
+    answer = _read_limited(response, url, settings.HUB_MAX_UPSTREAM_RESPONSE_BYTES, _read_budget(timeout))
     try:
-        return json_module.loads(body)
+        return json_module.loads(answer)
     except ValueError as exc:
         raise UpstreamBadAnswer(f"{_public(url)} answered with something that is not JSON.") from exc
 
 
 def fetch_bytes(
-    session: requests.Session,
+    session: HubSession,
     url: str,
     *,
     headers: Mapping[str, str] | None = None,
@@ -166,7 +211,7 @@ def fetch_bytes(
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         response = _send(session, "GET", current, headers=send_headers, timeout=timeout)
-        if response.is_redirect:
+        if response.status in REDIRECT_STATUSES and "Location" in response.headers:
             response.close()
             target = urljoin(current, response.headers.get("Location", ""))
             if urlsplit(target).scheme not in ("http", "https"):

@@ -22,18 +22,12 @@ import re
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 from rest_framework import status
 
 from hubsite.errors import HubError
-
-if TYPE_CHECKING:
-    from requests.adapters import _HostParams, _PoolKwargs
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -52,6 +46,10 @@ PUBLIC = "a public"
 INTERNAL = "a loopback or private"  # allowed for the project's Label Studio
 FORBIDDEN = "a link-local or cloud metadata"
 UNUSABLE = "an unspecified, multicast or reserved"
+
+
+class HostUnresolvable(OSError):
+    """The name has no address: the host is unreachable, which is not a refusal."""
 
 
 class EgressRefused(HubError):
@@ -150,7 +148,7 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise requests.ConnectionError(f"cannot resolve {host}") from exc
+        raise HostUnresolvable(f"cannot resolve {host}") from exc
     addresses: list[IPAddress] = []
     for *_, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
@@ -206,7 +204,7 @@ class EgressPolicy:
             raise EgressRefused(str(exc)) from exc
         addresses = resolve(host, port)
         if not addresses:
-            raise requests.ConnectionError(f"{host} has no address")
+            raise HostUnresolvable(f"{host} has no address")
         for address in addresses:
             if any(entry.matches(host, port, address) for entry in allowed):
                 continue
@@ -225,40 +223,3 @@ class EgressPolicy:
                 "address, and is neither the project's Label Studio nor in HUB_MEDIA_ALLOWED_HOSTS."
             )
         return Destination(host=host, port=port, address=addresses[0])
-
-
-class PinnedAdapter(HTTPAdapter):
-    """Checks each request with the policy and sends it to the address the check approved."""
-
-    def __init__(self, policy: EgressPolicy, **kwargs: Any) -> None:
-        self.policy = policy
-        super().__init__(**kwargs)
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: Any = None,
-        verify: Any = True,
-        cert: Any = None,
-        proxies: Any = None,
-    ) -> requests.Response:
-        url = request.url or ""
-        destination = self.policy.check(url)
-        pinned = request.copy()
-        pinned.url = destination.pinned_url(url)
-        pinned.headers["Host"] = destination.host_header(url)
-        response = super().send(pinned, stream, timeout, verify, cert, proxies)
-        response.request, response.url = request, url
-        return response
-
-    def build_connection_pool_key_attributes(
-        self, request: requests.PreparedRequest, verify: bool | str, cert: str | tuple[str, str] | None = None
-    ) -> tuple[_HostParams, _PoolKwargs]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        if host_params["scheme"] == "https":
-            # The URL holds the address; SNI and the certificate check need the name send() kept.
-            # (Both are urllib3 pool keys the typing stubs do not list.)
-            name = urlsplit("//" + request.headers["Host"]).hostname
-            cast("dict[str, Any]", pool_kwargs).update(server_hostname=name, assert_hostname=name)
-        return host_params, pool_kwargs

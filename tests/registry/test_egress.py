@@ -314,8 +314,7 @@ def test_tls_to_a_pinned_address_still_checks_the_names_certificate(
     fake_dns.answers["media.tls.test"] = [["127.0.0.1"]]
     fake_dns.answers["impostor.tls.test"] = [["127.0.0.1"]]
     settings.HUB_MEDIA_ALLOWED_HOSTS = ["127.0.0.1"]
-    session = HubSession(egress=EgressPolicy())
-    session.verify = str(cert_file)
+    session = HubSession(egress=EgressPolicy(), ca_certs=str(cert_file))
     assert fetch_bytes(session, f"https://media.tls.test:{port}/a.png")[0] == PNG
     assert server_names == ["media.tls.test"] and media.hosts == [f"media.tls.test:{port}"]
     with pytest.raises(UpstreamUnavailable, match="unreachable"):  # the certificate names another host
