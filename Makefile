@@ -6,7 +6,7 @@ PORT ?= 9090
 
 E2E_VENV ?= .e2e/ls-venv
 
-.PHONY: run test e2e lint format bench bench-tools bench-overhead bench-fanout bench-throughput bench-scaling clean
+.PHONY: run test e2e lint format bench bench-tools bench-overhead bench-fanout bench-throughput bench-scaling bench-floors clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,17 +57,25 @@ bench-fanout: $(VENV)/.dev
 	$(PY) bench/fanout.py
 
 PEER_PORT ?= 9190
-# With PEER_SOURCE (a fetched label-studio-ml-backend's git directory), the peer runs beside the Hub.
-bench-throughput: $(VENV)/.dev bench-tools
+# Runs the benchmark script $(1) beside the peer served from PEER_SOURCE (bench/peer.py), or alone.
+define with_peer
 	@if [ -n "$(PEER_SOURCE)" ]; then \
 	  $(PY) bench/peer.py --source "$(PEER_SOURCE)" --port $(PEER_PORT) & peer=$$!; \
 	  trap 'kill $$peer 2>/dev/null' EXIT; \
 	  for i in $$(seq 300); do curl -sf http://127.0.0.1:$(PEER_PORT)/health >/dev/null && break; sleep 1; done; \
-	  $(PY) bench/throughput.py --peer-url http://127.0.0.1:$(PEER_PORT); \
-	else $(PY) bench/throughput.py; fi
+	  $(PY) $(1) --peer-url http://127.0.0.1:$(PEER_PORT); \
+	else $(PY) $(1); fi
+endef
+
+# With PEER_SOURCE (a fetched label-studio-ml-backend's git directory), the peer runs beside the Hub.
+bench-throughput: $(VENV)/.dev bench-tools
+	$(call with_peer,bench/throughput.py)
 
 bench-scaling: $(VENV)/.dev bench-tools
 	$(PY) bench/scaling.py
+
+bench-floors: $(VENV)/.dev bench-tools
+	$(call with_peer,bench/floors.py)
 
 clean:
 	rm -rf $(VENV) data/test.sqlite3*
