@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import socket
@@ -125,3 +126,12 @@ def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in rows:
         print("  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))
+
+
+def peer_benchmark_arguments(description: str, seconds: float) -> argparse.Namespace:
+    """``--peer-url``, ``--seconds`` and ``--concurrency`` of the benchmarks that run beside the peer."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--peer-url", help="a peer ML backend serving the dummy model (bench/peer.py)")
+    parser.add_argument("--seconds", type=float, default=seconds)
+    parser.add_argument("--concurrency", type=int, default=16)
+    return parser.parse_args()

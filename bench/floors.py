@@ -12,7 +12,6 @@ Writes bench/results/floors.json.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -26,7 +25,14 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO_ROOT, free_port, print_table, running_hub, write_results
+from bench.common import (
+    REPO_ROOT,
+    free_port,
+    peer_benchmark_arguments,
+    print_table,
+    running_hub,
+    write_results,
+)
 from bench.http_load import require_wrk, run_wrk
 from bench.throughput import PREDICT_BODY, SETUP_BODY
 
@@ -85,11 +91,7 @@ def measure(url: str, concurrency: int, seconds: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--peer-url", help="a peer ML backend serving the dummy model (bench/peer.py)")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
+    args = peer_benchmark_arguments(__doc__.splitlines()[0], seconds=10.0)
     require_wrk()
     workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
     threads = int(os.environ.get("GUNICORN_THREADS", "4"))

@@ -11,7 +11,6 @@ time while that load runs. Writes bench/results/throughput.json.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import re
@@ -27,7 +26,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import print_table, running_hub, summarize, write_results
+from bench.common import peer_benchmark_arguments, print_table, running_hub, summarize, write_results
 from bench.http_load import LoadResult, require_wrk, run_wrk
 
 CONFIG = (
@@ -117,11 +116,7 @@ def measure(base_url: str, model_path: str, concurrency: int, seconds: float) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--peer-url", help="a peer ML backend serving the dummy model (bench/peer.py)")
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
+    args = peer_benchmark_arguments(__doc__.splitlines()[0], seconds=20.0)
     require_wrk()
 
     results: dict[str, dict[str, Any]] = {}

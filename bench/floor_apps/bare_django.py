@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import json
 
-from django.conf import settings
+from bench.floor_apps.answer import answer, configure_bare_django
 
-settings.configure(
-    DEBUG=False,
-    ROOT_URLCONF=__name__,
-    ALLOWED_HOSTS=["*"],
-    MIDDLEWARE=[],
-    SECRET_KEY="floor-bench",  # noqa: S106 - signs nothing
-)
-
-import django  # noqa: E402 - after settings, as a Django app module must
-
-django.setup()
+configure_bare_django(__name__)
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.http import HttpRequest, HttpResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
-
-from bench.floor_apps.answer import answer  # noqa: E402
 
 
 @csrf_exempt

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.conf import settings
+from bench.floor_apps.answer import answer, configure_bare_django
 
-settings.configure(
-    DEBUG=False,
-    ROOT_URLCONF=__name__,
-    ALLOWED_HOSTS=["*"],
-    MIDDLEWARE=[],
-    SECRET_KEY="floor-bench",  # noqa: S106 - signs nothing
+configure_bare_django(
+    __name__,
     INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
     REST_FRAMEWORK={
         "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -22,17 +18,11 @@ settings.configure(
     },
 )
 
-import django  # noqa: E402 - after settings, as a Django app module must
-
-django.setup()
-
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.urls import path  # noqa: E402
 from rest_framework.request import Request  # noqa: E402
 from rest_framework.response import Response  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
-
-from bench.floor_apps.answer import answer  # noqa: E402
 
 
 class PredictApi(APIView):
