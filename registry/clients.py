@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Hashable, Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import certifi
 import urllib3
@@ -29,6 +29,11 @@ MAX_REDIRECTS = 3
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 Timeout = float | tuple[float, float]
+
+
+def basic_authorization(user: str, password: str) -> str:
+    """An HTTP basic ``Authorization`` value, in UTF-8 (RFC 7617 allows it; no password fails to encode)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 class HubSession:
@@ -61,6 +66,9 @@ class HubSession:
         connect, read = chosen if isinstance(chosen, tuple) else (chosen, chosen)
         send_headers = {"User-Agent": USER_AGENT, **(headers or {})}
         target = parse_url(url)  # percent-encodes what a request line cannot carry (spaces, non-ASCII)
+        if target.auth and "Authorization" not in send_headers:  # credentials written into the URL
+            user, _, password = target.auth.partition(":")
+            send_headers["Authorization"] = basic_authorization(unquote(user), unquote(password))
         if self.egress is None:
             pool = self._pools.connection_from_url(url)
         else:
@@ -182,8 +190,8 @@ def request_json(
         except ValueError as exc:  # NaN or infinity: not JSON, whatever Python's encoder allows
             raise UpstreamBadAnswer(f"Calling {_public(url)} failed: the payload is not valid JSON.") from exc
         send_headers["Content-Type"] = "application/json"
-    if auth is not None:  # UTF-8, which RFC 7617 allows, so that no password fails to encode
-        send_headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    if auth is not None:
+        send_headers["Authorization"] = basic_authorization(*auth)
     response = _send(session, method, url, body=body, headers=send_headers, timeout=timeout)
     _require_success(response, url)
     answer = _read_limited(response, url, settings.HUB_MAX_UPSTREAM_RESPONSE_BYTES, _read_budget(timeout))

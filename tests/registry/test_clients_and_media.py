@@ -264,3 +264,13 @@ def test_images_are_measured_upright() -> None:
         assert reopened.size == (20, 40) and reopened.getexif().get(0x0112, 1) == 1
     with pytest.raises(MediaError, match="not an image"):
         prepare_image(b"garbage")
+
+
+def test_credentials_written_into_a_url_are_sent_as_basic_auth_and_never_shown(serve: Any) -> None:
+    server = serve({"/ok": ok_json({"ok": True}), "/boom": lambda _: (500, {}, b"")})
+    with_credentials = server.url.replace("http://", "http://us%40er:p%3Ass@")
+    assert request_json(HubSession(), "GET", with_credentials + "/ok") == {"ok": True}
+    assert server.hits[-1][2]["Authorization"] == "Basic " + base64.b64encode(b"us@er:p:ss").decode()
+    with pytest.raises(UpstreamBadAnswer, match="HTTP 500") as boom:
+        request_json(HubSession(), "GET", with_credentials + "/boom")
+    assert "p%3Ass" not in str(boom.value.detail) and "us%40er" not in str(boom.value.detail)
