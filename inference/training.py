@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from inference.runners.python import DatabaseStateStore, build_instance
 from inference.sdk.model import JobCancelled
 from registry.audit import audit_record
 from registry.jobs import job_publish, training_request
+from registry.model_server import model_server_call
 from registry.models import (
     Annotation,
     ModelProject,
@@ -140,6 +142,65 @@ def _snapshot(link: ModelProject) -> dict[str, str]:
     )
 
 
+Progress = Callable[[float, str], None]
+
+
+def _fit_python_model(job: TrainingJob, link: ModelProject, progress: Progress) -> Any:
+    """Apply the stored events to the project's annotations and call the model's ``fit`` with them;
+    what ``fit`` returns (not None) becomes a new version."""
+    last_event = events_apply(link)
+    annotations = [a.as_fit_data() for a in Annotation.objects.filter(project=link.project).order_by("pk")]
+    event = last_event.action if last_event and job.trigger == TrainingJob.Trigger.EVENT else "START_TRAINING"
+    data = {**(last_event.payload if last_event else {}), "annotations": annotations}
+    logger.info("Training %s on %d annotations (%s)", link, len(annotations), event)
+    instance = build_instance(
+        link.model,
+        state=DatabaseStateStore(link.pk),
+        project_id=str(link.project.ls_project_id),
+        label_config=link.project.label_config or "<View></View>",
+        parsed_config=link.project.parsed_label_config,
+        link_id=link.pk,
+        progress=progress,
+    )
+    return instance.fit(event, data)
+
+
+def _forward_to_backend(job: TrainingJob, link: ModelProject, progress: Progress) -> None:
+    """A remote ML backend learns by itself: each stored event goes to its ``/webhook`` as Label Studio
+    sent it, oldest first, and is marked processed once the backend took it (2xx). A failure ends the
+    run with the rest still stored, so the next run sends them, in order; none is sent twice after
+    it was taken. The backend keeps its own versions."""
+    events = list(
+        WebhookEvent.objects.filter(
+            model=link.model, project=link.project, processed_at__isnull=True
+        ).order_by("received_at", "pk")
+    )
+    url = link.model.url.rstrip("/") + "/webhook"
+    if not events and job.trigger == TrainingJob.Trigger.MANUAL:  # the admin's "Start training"
+        project = {"id": link.project.ls_project_id, "label_config": link.project.label_config}
+        model_server_call(link.model, url, {"action": "START_TRAINING", "project": project})
+    for sent, event in enumerate(events, start=1):
+        # /train's legacy bodies carry no action: they are stored as START_TRAINING.
+        model_server_call(link.model, url, {"action": event.action, **event.payload})
+        WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())
+        progress(sent / len(events), "")
+    logger.info("Forwarded %d events of %s to %s", len(events), link, url)
+
+
+# How each kind that learns from Label Studio's events (``supports_training``) does it.
+TRAINERS: dict[str, Callable[[TrainingJob, ModelProject, Progress], Any]] = {
+    "python": _fit_python_model,
+    "ml_backend": _forward_to_backend,
+}
+
+
+def _trainer(model: RegisteredModel) -> Callable[[TrainingJob, ModelProject, Progress], Any]:
+    trainer = TRAINERS.get(model.kind)
+    if trainer is None:  # the admin's "Start training" is offered for every model
+        raise ValueError(f"{model.get_kind_display()} models do not learn from Label Studio's events.")
+    return trainer
+
+
 def training_job_run(job_id: int, *, worker: str = "") -> str:
     """Run a queued job to its end; returns its final status ("" when it was not ours to run)."""
     job = _claim(job_id, worker)
@@ -165,25 +226,7 @@ def training_job_run(job_id: int, *, worker: str = "") -> str:
             logger.info("%s", message)
 
     try:
-        last_event = events_apply(link)
-        annotations = [
-            a.as_fit_data() for a in Annotation.objects.filter(project=link.project).order_by("pk")
-        ]
-        event = (
-            last_event.action if last_event and job.trigger == TrainingJob.Trigger.EVENT else "START_TRAINING"
-        )
-        data = {**(last_event.payload if last_event else {}), "annotations": annotations}
-        logger.info("Training %s on %d annotations (%s)", link, len(annotations), event)
-        instance = build_instance(
-            link.model,
-            state=DatabaseStateStore(link.pk),
-            project_id=str(link.project.ls_project_id),
-            label_config=link.project.label_config or "<View></View>",
-            parsed_config=link.project.parsed_label_config,
-            link_id=link.pk,
-            progress=progress,
-        )
-        result = instance.fit(event, data)
+        result = _trainer(link.model)(job, link, progress)
         if result is not None:
             version = _keep_version(link, job, result)
     except JobCancelled:

@@ -54,7 +54,7 @@ class MlBackendRunner:
     kind = "ml_backend"
     label = "Remote Label Studio ML backend"
     uses_class_mappings = False
-    supports_training = False  # its events are stored; forwarding them to the backend is not built yet
+    supports_training = True  # its events go to the backend's own /webhook (inference/training.py)
 
     def validate(self, model: RegisteredModel) -> None:
         if not model.url:

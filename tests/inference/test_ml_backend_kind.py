@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from registry.models import RegisteredModel
+from inference.training import training_job_run
+from registry.jobs import training_request
+from registry.models import ModelProject, RegisteredModel, TrainingJob, WebhookEvent
 from tests.conftest import CFG, QuietHandler, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,13 +22,20 @@ class OldBackend(QuietHandler):
     """An SDK-style backend behind basic auth that answers each task with its text's length parity."""
 
     calls: list[tuple[str, dict[str, Any]]] = []
+    refuse_webhooks = False
 
     def do_GET(self) -> None:
         self._answer({"status": "UP", "model_class": "OldBackend"})
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path == "/webhook" and OldBackend.refuse_webhooks:
+            self.reply(500)
+            return
         OldBackend.calls.append((self.path, body))
+        if self.path == "/webhook":
+            self._answer({})
+            return
         if self.path == "/setup":
             self._answer({"model_version": "remote-7"})
             return
@@ -56,7 +65,7 @@ class OldBackend(QuietHandler):
 
 @pytest.fixture
 def backend() -> Iterator[str]:
-    OldBackend.calls = []
+    OldBackend.calls, OldBackend.refuse_webhooks = [], False
     with serving(OldBackend) as url:
         yield url
 
@@ -121,3 +130,57 @@ def test_a_refused_or_dead_backend_is_a_clear_upstream_error(client: Client, bac
         client, "/ml/old/predict", {"tasks": [{"id": 1, "data": {"text": "x"}}], "label_config": CFG}
     )
     assert (status, body["code"]) == (503, "upstream_unavailable")
+
+
+def annotation_event(annotation_id: int) -> dict[str, Any]:
+    return {
+        "action": "ANNOTATION_CREATED",
+        "annotation": {"id": annotation_id, "task": annotation_id, "result": []},
+        "task": {"id": annotation_id, "data": {"text": "odd"}},
+        "project": {"id": 3, "label_config": CFG, "created_at": "2023-11-14T22:13:20Z"},
+    }
+
+
+def run_queued_job() -> str:
+    """The worker's code path, run here, for the one queued job (its debounce skipped)."""
+    job = TrainingJob.objects.get(status=TrainingJob.Status.QUEUED)
+    TrainingJob.objects.filter(pk=job.pk).update(not_before=None)
+    return training_job_run(job.pk)
+
+
+def test_events_reach_the_backends_own_webhook_in_order_and_once_each(client: Client, backend: str) -> None:
+    RegisteredModel.objects.create(
+        name="old",
+        slug="old",
+        kind="ml_backend",
+        url=backend,
+        auth_method="basic",
+        auth_username="u",
+        auth_secret="p",
+    )
+    OldBackend.refuse_webhooks = True
+    for annotation_id in (1, 2):
+        assert post(client, "/ml/old/webhook", annotation_event(annotation_id))[0] == 201
+    assert run_queued_job() == "failed"  # the backend refused the first: both stay stored
+    assert "HTTP 500" in TrainingJob.objects.get().error
+    assert WebhookEvent.objects.filter(processed_at__isnull=True).count() == 2
+
+    OldBackend.refuse_webhooks = False
+    assert post(client, "/ml/old/webhook", annotation_event(3))[0] == 201
+    assert run_queued_job() == "succeeded"
+    sent = [body for path, body in OldBackend.calls if path == "/webhook"]
+    assert [(b["action"], b["annotation"]["id"], b["project"]["id"]) for b in sent] == [
+        ("ANNOTATION_CREATED", 1, 3),
+        ("ANNOTATION_CREATED", 2, 3),
+        ("ANNOTATION_CREATED", 3, 3),
+    ]
+    assert not WebhookEvent.objects.filter(processed_at__isnull=True).exists()
+
+    # The admin's "Start training" with nothing stored asks the backend to train on what it has.
+    training_request(link=ModelProject.objects.get(), trigger=TrainingJob.Trigger.MANUAL, debounce=False)
+    assert run_queued_job() == "succeeded"
+    assert [body for path, body in OldBackend.calls if path == "/webhook"][3] == {
+        "action": "START_TRAINING",
+        "project": {"id": 3, "label_config": CFG},
+    }
+    assert not TrainingJob.objects.filter(resulting_version__isnull=False).exists()  # it keeps its own
