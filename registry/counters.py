@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -93,7 +93,9 @@ class CounterBuffer:
             except DatabaseError:  # the database may be restarting; the next round tries again
                 logger.warning("Writing traffic counters failed; kept for the next round", exc_info=True)
             finally:
-                close_old_connections()
+                # One short write a round: a connection kept between rounds would hold one of the
+                # database's connections per worker for nothing.
+                connection.close()
 
 
 counter_buffer = CounterBuffer()
