@@ -124,6 +124,14 @@ class UpstreamBadAnswer(HubError):
     default_code = "upstream_bad_answer"
 
 
+class MediaUnavailable(HubError):
+    """A Python model could not have a task's media (refused, missing, or its source failed): the
+    fault is the media's, not the model's."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "media_unavailable"
+
+
 class UpstreamUnavailable(HubError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "upstream_unavailable"

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
-from hubsite.errors import ModelFailed, ModelLoadFailed
+from hubsite.errors import MediaUnavailable, ModelFailed, ModelLoadFailed
+from inference.media import MediaError
 from inference.predictions import normalize_model_output
 from inference.runners.base import PredictCall, Prediction, RunResult
 from inference.runners.instance_cache import InstanceCache
@@ -166,6 +167,11 @@ class PythonRunner:
             batch = call.tasks[start : start + size]
             try:
                 output = instance.predict(batch, context=call.context, **call.params)
+            except MediaError as exc:  # from the SDK's get_local_path / preload_task_data
+                logger.warning("Model %s could not read a task's media: %s", call.model.slug, exc)
+                raise MediaUnavailable(
+                    f"Model {call.model.slug} could not read a task's media: {exc}"
+                ) from exc
             except Exception as exc:
                 logger.exception("Model %s failed to predict %d task(s)", call.model.slug, len(batch))
                 raise ModelFailed(f"Model {call.model.slug} failed: {type(exc).__name__}: {exc}") from exc
