@@ -6,6 +6,7 @@ import base64
 import binascii
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -32,6 +33,24 @@ class ModelCredentials(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Basic realm="Login required"'
+
+
+class ModelCredentialsScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """How the OpenAPI schema describes ``ModelCredentials``."""
+
+    target_class = ModelCredentials
+    name = "modelCredentials"
+
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[str]]]:
+        return [{self.name: []}, {}]  # {}: a model registered without "require credentials" is open
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "Only for models registered with 'require credentials': their username and "
+            "password, or their connection key in the path (/ml/<slug>/k/<key>/...).",
+        }
 
 
 class ModelCallerAllowed(BasePermission):
