@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from inference.training import training_job_run
 from registry.jobs import training_request
 from registry.models import ModelProject, RegisteredModel, TrainingJob, WebhookEvent
-from tests.conftest import CFG, QuietHandler, serving
+from tests.conftest import CFG, QuietHandler, WorkerFactory, serving, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -141,14 +140,9 @@ def annotation_event(annotation_id: int) -> dict[str, Any]:
     }
 
 
-def run_queued_job() -> str:
-    """The worker's code path, run here, for the one queued job (its debounce skipped)."""
-    job = TrainingJob.objects.get(status=TrainingJob.Status.QUEUED)
-    TrainingJob.objects.filter(pk=job.pk).update(not_before=None)
-    return training_job_run(job.pk)
-
-
-def test_events_reach_the_backends_own_webhook_in_order_and_once_each(client: Client, backend: str) -> None:
+def test_events_reach_the_backends_own_webhook_in_order_and_once_each(
+    client: Client, backend: str, celery_workers: WorkerFactory
+) -> None:
     RegisteredModel.objects.create(
         name="old",
         slug="old",
@@ -158,18 +152,26 @@ def test_events_reach_the_backends_own_webhook_in_order_and_once_each(client: Cl
         auth_username="u",
         auth_secret="p",
     )
+
+    def sent() -> list[dict[str, Any]]:
+        return [body for path, body in OldBackend.calls if path == "/webhook"]
+
+    def job_ended(number: int) -> bool:
+        return TrainingJob.objects.exclude(status__in=["queued", "running"]).count() == number
+
     OldBackend.refuse_webhooks = True
     for annotation_id in (1, 2):
         assert post(client, "/ml/old/webhook", annotation_event(annotation_id))[0] == 201
-    assert run_queued_job() == "failed"  # the backend refused the first: both stay stored
-    assert "HTTP 500" in TrainingJob.objects.get().error
-    assert WebhookEvent.objects.filter(processed_at__isnull=True).count() == 2
+    celery_workers.start()
+    wait_for(lambda: job_ended(1), what="the first run")
+    failed = TrainingJob.objects.get()
+    assert failed.status == "failed" and "HTTP 500" in failed.error  # the backend refused the first
+    assert WebhookEvent.objects.filter(processed_at__isnull=True).count() == 2  # both still stored
 
     OldBackend.refuse_webhooks = False
     assert post(client, "/ml/old/webhook", annotation_event(3))[0] == 201
-    assert run_queued_job() == "succeeded"
-    sent = [body for path, body in OldBackend.calls if path == "/webhook"]
-    assert [(b["action"], b["annotation"]["id"], b["project"]["id"]) for b in sent] == [
+    wait_for(lambda: job_ended(2), what="the second run")
+    assert [(b["action"], b["annotation"]["id"], b["project"]["id"]) for b in sent()] == [
         ("ANNOTATION_CREATED", 1, 3),
         ("ANNOTATION_CREATED", 2, 3),
         ("ANNOTATION_CREATED", 3, 3),
@@ -178,9 +180,7 @@ def test_events_reach_the_backends_own_webhook_in_order_and_once_each(client: Cl
 
     # The admin's "Start training" with nothing stored asks the backend to train on what it has.
     training_request(link=ModelProject.objects.get(), trigger=TrainingJob.Trigger.MANUAL, debounce=False)
-    assert run_queued_job() == "succeeded"
-    assert [body for path, body in OldBackend.calls if path == "/webhook"][3] == {
-        "action": "START_TRAINING",
-        "project": {"id": 3, "label_config": CFG},
-    }
+    wait_for(lambda: job_ended(3), what="the manual run")
+    assert sent()[3:] == [{"action": "START_TRAINING", "project": {"id": 3, "label_config": CFG}}]
+    assert set(TrainingJob.objects.values_list("status", flat=True)) == {"failed", "succeeded"}
     assert not TrainingJob.objects.filter(resulting_version__isnull=False).exists()  # it keeps its own
