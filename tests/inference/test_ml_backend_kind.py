@@ -69,6 +69,20 @@ def backend() -> Iterator[str]:
         yield url
 
 
+def register_old_backend(url: str, **fields: Any) -> RegisteredModel:
+    """The backend behind basic auth, registered with its credentials."""
+    return RegisteredModel.objects.create(
+        name="old",
+        slug="old",
+        kind="ml_backend",
+        url=url,
+        auth_method="basic",
+        auth_username="u",
+        auth_secret="p",
+        **fields,
+    )
+
+
 def post(client: Client, path: str, body: dict[str, Any]) -> tuple[int, Any]:
     response = client.post(path, json.dumps(body), content_type="application/json")
     return response.status_code, response.json()
@@ -77,16 +91,8 @@ def post(client: Client, path: str, body: dict[str, Any]) -> tuple[int, Any]:
 def test_the_hub_fronts_an_old_backend_without_calling_it_from_health_or_setup(
     client: Client, backend: str
 ) -> None:
-    RegisteredModel.objects.create(
-        name="old",
-        slug="old",
-        kind="ml_backend",
-        url=backend,
-        prediction_cache=False,  # each /predict reaches the backend, so its calls can be counted
-        auth_method="basic",
-        auth_username="u",
-        auth_secret="p",
-    )
+    # Without the prediction cache each /predict reaches the backend, so its calls can be counted.
+    register_old_backend(backend, prediction_cache=False)
     assert client.get("/ml/old/health").json()["model_class"] == "RemoteMLBackend"
     assert post(
         client, "/ml/old/setup", {"project": "3.1700000000", "schema": CFG, "extra_params": {"k": 1}}
@@ -143,15 +149,7 @@ def annotation_event(annotation_id: int) -> dict[str, Any]:
 def test_events_reach_the_backends_own_webhook_in_order_and_once_each(
     client: Client, backend: str, celery_workers: WorkerFactory
 ) -> None:
-    RegisteredModel.objects.create(
-        name="old",
-        slug="old",
-        kind="ml_backend",
-        url=backend,
-        auth_method="basic",
-        auth_username="u",
-        auth_secret="p",
-    )
+    register_old_backend(backend)
 
     def sent() -> list[dict[str, Any]]:
         return [body for path, body in OldBackend.calls if path == "/webhook"]
