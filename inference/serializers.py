@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from registry.project_uid import ProjectUid
 
 # The largest id a database's 64-bit integer column holds; larger ones are refused, not a 500.
 MAX_ID = 2**63 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ProtocolInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -33,6 +36,26 @@ class ProtocolInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
                 shared[name] = field
             cls._shared_fields = shared  # type: ignore[attr-defined]
         return shared
+
+
+class LabelConfigField(serializers.CharField):
+    """A label config's text, untrimmed. DRF's check for lone surrogates (which no database can store)
+    walks the text a character at a time in Python: 0.4 ms for a 20 KB config, on every /predict that
+    carries one. This one checks at C speed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitSurrogateCharactersValidator)
+        ]
+
+    def to_internal_value(self, data: Any) -> str:
+        value: str = super().to_internal_value(data)
+        if not value.isascii() and (surrogate := _SURROGATE.search(value)):
+            raise serializers.ValidationError(
+                f"Surrogate characters are not allowed: U+{ord(surrogate[0]):X}."
+            )
+        return value
 
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True})
@@ -63,7 +86,7 @@ class TasksField(serializers.JSONField):
 
 class SetupInputSerializer(ProtocolInputSerializer):
     project = ProjectUidField(required=False, allow_null=True)
-    schema = serializers.CharField(required=False, allow_blank=True, allow_null=True, trim_whitespace=False)
+    schema = LabelConfigField(required=False, allow_blank=True, allow_null=True)
     hostname = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=300)
     access_token = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=4096)
     # A string from Label Studio's UI textarea, any JSON through its REST API.
@@ -73,9 +96,7 @@ class SetupInputSerializer(ProtocolInputSerializer):
 class PredictInputSerializer(ProtocolInputSerializer):
     tasks = TasksField()
     project = ProjectUidField(required=False, allow_null=True)
-    label_config = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, trim_whitespace=False
-    )
+    label_config = LabelConfigField(required=False, allow_blank=True, allow_null=True)
     params = serializers.JSONField(required=False, allow_null=True)
 
     def validate_tasks(self, value: Any) -> list[dict[str, Any]]:
@@ -163,7 +184,7 @@ class TrainInputSerializer(StoredPayloadSerializer):
 
     project = ProjectUidField(required=False, allow_null=True)
     annotations = serializers.JSONField(required=False)
-    label_config = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    label_config = LabelConfigField(required=False, allow_blank=True)
 
 
 # What the endpoints answer, for the OpenAPI schema (/api/schema/).

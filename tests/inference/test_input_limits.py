@@ -51,3 +51,23 @@ def test_a_stored_body_with_a_nul_character_is_invalid_input(
     response = client.post(f"/ml/dummy/{endpoint}", json.dumps(body), content_type="application/json")
     assert response.status_code == 400
     assert "NUL character" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "field", "extra"),
+    [
+        ("setup", "schema", {"project": "1.1700000000"}),
+        ("predict", "label_config", {"tasks": []}),
+        ("train", "label_config", {}),
+    ],
+)
+def test_a_label_config_with_a_lone_surrogate_is_invalid_input(
+    client: Client, endpoint: str, field: str, extra: dict[str, Any]
+) -> None:
+    """No database stores U+D800 alone: refused as the field's error, not a 500 when it is saved."""
+    register("dummy", "examples.dummy.model.DummyModel")
+    config = '<View><Text name="text" value="$text"/>é\ud800</View>'
+    body = json.dumps({field: config, **extra})  # json escapes the surrogate as \ud800
+    response = client.post(f"/ml/dummy/{endpoint}", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["fields"][field] == ["Surrogate characters are not allowed: U+D800."]
