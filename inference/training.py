@@ -1,4 +1,5 @@
-"""Running one training job on a worker: apply the stored events, call ``fit``, keep a version."""
+"""Running one training job on a worker: a Python model applies the stored events, calls ``fit`` and
+keeps a version; a remote ML backend is sent the stored events (``TRAINERS``)."""
 
 from __future__ import annotations
 
