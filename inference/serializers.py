@@ -79,8 +79,17 @@ class ProjectUidField(serializers.Field):  # type: ignore[type-arg]
         return str(value)
 
 
+class ParsedJSONField(serializers.JSONField):
+    """Any JSON value of a body the JSON parser (the protocol's only one) has already parsed. DRF's
+    JSONField encodes the value again to prove it is JSON, which for a batch of tasks cost as much as
+    parsing it."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+
 @extend_schema_field({"oneOf": [{"type": "array", "items": {"type": "object"}}, {"type": "object"}]})
-class TasksField(serializers.JSONField):
+class TasksField(ParsedJSONField):
     """Label Studio's tasks: a list of task objects (one task object is taken as a list of one)."""
 
 
@@ -90,14 +99,14 @@ class SetupInputSerializer(ProtocolInputSerializer):
     hostname = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=300)
     access_token = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=4096)
     # A string from Label Studio's UI textarea, any JSON through its REST API.
-    extra_params = serializers.JSONField(required=False, allow_null=True)
+    extra_params = ParsedJSONField(required=False, allow_null=True)
 
 
 class PredictInputSerializer(ProtocolInputSerializer):
     tasks = TasksField()
     project = ProjectUidField(required=False, allow_null=True)
     label_config = LabelConfigField(required=False, allow_blank=True, allow_null=True)
-    params = serializers.JSONField(required=False, allow_null=True)
+    params = ParsedJSONField(required=False, allow_null=True)
 
     def validate_tasks(self, value: Any) -> list[dict[str, Any]]:
         tasks = [value] if isinstance(value, dict) else value
@@ -131,7 +140,7 @@ class PredictInputSerializer(ProtocolInputSerializer):
         },
     }
 )
-class WebhookProjectField(serializers.JSONField):
+class WebhookProjectField(ParsedJSONField):
     """The project object of Label Studio's webhook payloads (only these keys are read)."""
 
 
@@ -183,7 +192,7 @@ class TrainInputSerializer(StoredPayloadSerializer):
     """Label Studio's legacy ``/train`` body (sent only when its training-webhook flag is off)."""
 
     project = ProjectUidField(required=False, allow_null=True)
-    annotations = serializers.JSONField(required=False)
+    annotations = ParsedJSONField(required=False)
     label_config = LabelConfigField(required=False, allow_blank=True)
 
 
