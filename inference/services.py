@@ -12,7 +12,7 @@ from hubsite.metrics import PREDICTION_CACHE, TASK_ERRORS
 from inference.prediction_cache import cached_predictions, prediction_keys, predictions_store
 from inference.predictions import Prediction, prediction_score
 from inference.runners.base import PredictCall, Runner, RunResult
-from inference.validation import check_regions
+from inference.validation import RegionCheck
 from registry.backends import get_backend
 from registry.hot_path import cached
 from registry.jobs import training_request
@@ -104,8 +104,8 @@ def model_setup(
     return model.model_version
 
 
-def _finish_prediction(prediction: Prediction, parsed: ParsedConfig, version: str) -> tuple[Prediction, int]:
-    checked = check_regions(prediction.get("result"), parsed)
+def _finish_prediction(prediction: Prediction, check: RegionCheck, version: str) -> tuple[Prediction, int]:
+    checked = check(prediction.get("result"))
     score = prediction_score({"score": prediction.get("score"), "result": checked.kept})
     return {"result": checked.kept, "score": score, "model_version": version}, checked.dropped
 
@@ -176,10 +176,11 @@ def model_predict(
 
     computed: dict[int, list[Prediction]] = {}
     dropped_total = run.dropped
+    check = RegionCheck(parsed)
     for position, predictions in zip(todo, run.per_task, strict=True):
         finished = []
         for prediction in predictions:
-            done, dropped = _finish_prediction(prediction, parsed, version)
+            done, dropped = _finish_prediction(prediction, check, version)
             finished.append(done)
             dropped_total += dropped
         computed[position] = finished or [{"result": [], "score": 0.0, "model_version": version}]
