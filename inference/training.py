@@ -144,6 +144,7 @@ def _snapshot(link: ModelProject) -> dict[str, str]:
 
 
 Progress = Callable[[float, str], None]
+Trainer = Callable[[TrainingJob, ModelProject, Progress], Any]
 
 
 def _fit_python_model(job: TrainingJob, link: ModelProject, progress: Progress) -> Any:
@@ -189,13 +190,13 @@ def _forward_to_backend(job: TrainingJob, link: ModelProject, progress: Progress
 
 
 # How each kind that learns from Label Studio's events (``supports_training``) does it.
-TRAINERS: dict[str, Callable[[TrainingJob, ModelProject, Progress], Any]] = {
+TRAINERS: dict[str, Trainer] = {
     "python": _fit_python_model,
     "ml_backend": _forward_to_backend,
 }
 
 
-def _trainer(model: RegisteredModel) -> Callable[[TrainingJob, ModelProject, Progress], Any]:
+def _trainer(model: RegisteredModel) -> Trainer:
     trainer = TRAINERS.get(model.kind)
     if trainer is None:  # the admin's "Start training" is offered for every model
         raise ValueError(f"{model.get_kind_display()} models do not learn from Label Studio's events.")
