@@ -12,7 +12,7 @@ from hubsite.metrics import PREDICTION_CACHE, TASK_ERRORS
 from inference.prediction_cache import cached_predictions, prediction_keys, predictions_store
 from inference.predictions import Prediction, prediction_score
 from inference.runners.base import PredictCall, Runner, RunResult
-from inference.validation import RegionCheck
+from inference.validation import RegionCheck, region_check
 from registry.backends import get_backend
 from registry.hot_path import cached
 from registry.jobs import training_request
@@ -176,7 +176,7 @@ def model_predict(
 
     computed: dict[int, list[Prediction]] = {}
     dropped_total = run.dropped
-    check = RegionCheck(parsed)
+    check = region_check(label_config)
     for position, predictions in zip(todo, run.per_task, strict=True):
         finished = []
         for prediction in predictions:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from registry.label_config import ParsedConfig
+from registry.label_config import ParsedConfig, label_config_parse_unbounded
 
 Region = dict[str, Any]
 
@@ -23,7 +24,7 @@ class CheckedRegions:
 
 @dataclass(frozen=True)
 class _Control:
-    """What a region of one control tag must match, prepared once per request."""
+    """What a region of one control tag must match."""
 
     region_type: str
     to_names: frozenset[str]
@@ -65,9 +66,9 @@ class _Control:
 
 
 class RegionCheck:
-    """The checks of one parsed label config. Built once per request and applied to every task's
-    regions: preparing a control's label set per region made a batch's checks grow with the size
-    of its config."""
+    """The checks of one parsed label config, prepared once and applied to every task's regions:
+    preparing a control's label set per region made a batch's checks grow with the size of its
+    config."""
 
     def __init__(self, parsed: ParsedConfig) -> None:
         self._controls = {
@@ -102,3 +103,9 @@ class RegionCheck:
         return CheckedRegions(
             kept=kept + kept_relations, dropped=len(result) - len(kept) - len(kept_relations)
         )
+
+
+@lru_cache(maxsize=256)
+def region_check(label_config: str) -> RegionCheck:
+    """The checks of a label config, prepared once per config in each worker, as its parse is."""
+    return RegionCheck(label_config_parse_unbounded(label_config))
