@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 
+from hubsite.data_dir import private_dir, private_sqlite, write_private_text
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.FileAwareEnv()
@@ -19,15 +21,14 @@ if (BASE_DIR / ".env").exists():
     env.read_env(BASE_DIR / ".env")
 
 DATA_DIR = Path(env.str("HUB_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+private_dir(DATA_DIR)  # the database, its sessions and the generated keys: the Hub's user only
 
 
 def _data_file_secret(name: str, generate: str) -> str:
     """Read a generated secret kept in the data directory, creating it on first use."""
     path = DATA_DIR / name
     if not path.exists():
-        path.write_text(generate)
-        path.chmod(0o600)
+        write_private_text(path, generate)
     return path.read_text().strip()
 
 
@@ -106,6 +107,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file (not :memory:) so that a gunicorn server started by the tests sees the test data.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    if DATABASES["default"]["NAME"] != ":memory:":
+        private_sqlite(Path(DATABASES["default"]["NAME"]))
 # Connections are kept per thread between requests: opening one (and, on SQLite, its PRAGMAs)
 # cost more than the whole rest of a /health. The health check replaces one the server dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
