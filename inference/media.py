@@ -8,9 +8,12 @@ import io
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hubsite.errors import HubError
@@ -20,7 +23,7 @@ from registry.egress import EgressPolicy
 # Paths Label Studio serves itself (uploads, local storage, storage proxies).
 LABEL_STUDIO_PATHS = ("/data/", "data/", "/upload/", "upload/", "/storage-data/", "/tasks/")
 CLOUD_SCHEMES = ("s3://", "gs://", "gcs://", "azure-blob://")
-MAX_PIXELS = 100_000_000
+EXIF_ORIENTATION = 0x0112
 
 
 class MediaError(ValueError):
@@ -147,26 +150,67 @@ def resolve_media(value: str, *, task_id: int | None, access: LabelStudioAccess 
     raise MediaError(f"cannot fetch media from {value[:80]!r}: not a URL, data: URI or Label Studio path")
 
 
+class PixelBudget:
+    """The pixels this worker holds decoded at once, across its threads, bounded by
+    ``HUB_MAX_DECODED_PIXELS``. A decode that would pass the bound is refused at once (the task gets
+    an error) rather than queued: a batch of huge images must not hold every thread waiting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.in_use = 0
+
+    @contextmanager
+    def reserve(self, pixels: int) -> Iterator[None]:
+        with self._lock:
+            limit = settings.HUB_MAX_DECODED_PIXELS
+            if self.in_use + pixels > limit:
+                raise MediaError(
+                    f"decoding this image needs {pixels:,} pixels and the worker holds {self.in_use:,} "
+                    f"of its {limit:,} (HUB_MAX_DECODED_PIXELS); try again with fewer large images"
+                )
+            self.in_use += pixels
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_use -= pixels
+
+
+decoded_pixels = PixelBudget()
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation, read from the file's header: PNG's ``getexif`` decodes the whole image
+    when the eXIf chunk is not in the header, which the PNG specification puts before the pixels."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1
+    value = image.getexif().get(EXIF_ORIENTATION, 1)
+    return value if isinstance(value, int) else 1
+
+
 def prepare_image(content: bytes) -> PreparedImage:
-    """The upright image (EXIF orientation applied) the Hub sends and measures."""
+    """The upright image the Hub sends and measures. Sizes and orientation come from the header; the
+    pixels are decoded only to turn an image upright, within the worker's pixel budget."""
     try:
         with Image.open(io.BytesIO(content)) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise MediaError(f"the image has {image.width}x{image.height} pixels, more than allowed")
-            image_format = image.format or "PNG"
-            orientation = image.getexif().get(0x0112, 1)
-            if orientation in (None, 1):
-                return PreparedImage(
-                    content, Image.MIME.get(image_format, "image/png"), image.width, image.height
+            pixels = image.width * image.height
+            if pixels > settings.HUB_MAX_IMAGE_PIXELS:
+                raise MediaError(
+                    f"the image has {image.width}x{image.height} pixels, more than allowed "
+                    f"(HUB_MAX_IMAGE_PIXELS={settings.HUB_MAX_IMAGE_PIXELS:,})"
                 )
-            upright = ImageOps.exif_transpose(image)
-            buffer = io.BytesIO()
-            if image_format == "JPEG":
-                upright.save(buffer, format="JPEG", quality=95)
-            else:
-                upright.save(buffer, format=image_format)
-            return PreparedImage(
-                buffer.getvalue(), Image.MIME.get(image_format, "image/png"), upright.width, upright.height
-            )
+            image_format = image.format or "PNG"
+            content_type = Image.MIME.get(image_format, "image/png")
+            if _orientation(image) == 1:
+                return PreparedImage(content, content_type, image.width, image.height)
+            # The decoded image and its turned copy are both held while it is turned.
+            with decoded_pixels.reserve(2 * pixels):
+                upright = ImageOps.exif_transpose(image)
+                buffer = io.BytesIO()
+                if image_format == "JPEG":
+                    upright.save(buffer, format="JPEG", quality=95)
+                else:
+                    upright.save(buffer, format=image_format)
+                return PreparedImage(buffer.getvalue(), content_type, upright.width, upright.height)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise MediaError(f"the media is not an image the Hub can read ({type(exc).__name__})") from exc
