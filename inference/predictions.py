@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -55,16 +55,25 @@ def normalize_model_output(output: Any, task_count: int, *, model_slug: str) -> 
 
 def prediction_score(prediction: Prediction) -> float:
     """The prediction's own score if it is a finite number, else the mean of its regions' scores, else 0."""
-    score = prediction.get("score")
-    if _is_finite_number(score):
-        return float(cast(float, score))
+    score = finite_number(prediction.get("score"))
+    if score is not None:
+        return score
     region_scores = [
-        r["score"]
+        number
         for r in prediction.get("result") or []
-        if isinstance(r, dict) and _is_finite_number(r.get("score"))
+        if isinstance(r, dict) and (number := finite_number(r.get("score"))) is not None
     ]
-    return float(sum(region_scores) / len(region_scores)) if region_scores else 0.0
+    return sum(region_scores) / len(region_scores) if region_scores else 0.0
 
 
-def _is_finite_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float if it is a number a float can hold, else None. JSON numbers are unbounded:
+    an integer of a few hundred digits is a valid answer that ``float()`` and ``math.isfinite``
+    refuse with OverflowError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

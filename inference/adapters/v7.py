@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from inference.predictions import finite_number
 from registry.mapping import class_type_fits_control
 
 GEOMETRY_KEYS = (
@@ -54,12 +55,6 @@ class V7ResponseError(ValueError):
     """The model server's answer does not follow V7's inference-response schema."""
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 def v7_class_key(result: Mapping[str, Any]) -> str | None:
     """V7's own rule: ``label`` when it is a non-empty string, else ``name``."""
     for key in ("label", "name"):
@@ -84,7 +79,7 @@ def parse_v7_response(body: object) -> list[dict[str, Any]]:
     for index, result in enumerate(results):
         if not isinstance(result, dict) or v7_class_key(result) is None:
             raise V7ResponseError(f"result {index} has no class name")
-        confidence = _number(result.get("confidence"))
+        confidence = finite_number(result.get("confidence"))
         if confidence is None or not 0.0 <= confidence <= 1.0:
             raise V7ResponseError(f"result {index} needs a confidence between 0 and 1")
     return results
@@ -101,7 +96,7 @@ def _clamp(value: float, high: float) -> float:
 def _point(raw: Any, image: ImageSize) -> list[float] | None:
     if not isinstance(raw, Mapping):
         return None
-    x, y = _number(raw.get("x")), _number(raw.get("y"))
+    x, y = finite_number(raw.get("x")), finite_number(raw.get("y"))
     if x is None or y is None:
         return None
     return [_clamp(x, image.width) / image.width * 100, _clamp(y, image.height) / image.height * 100]
@@ -109,7 +104,7 @@ def _point(raw: Any, image: ImageSize) -> list[float] | None:
 
 def _box(raw: Mapping[str, Any], image: ImageSize) -> tuple[float, float, float, float] | None:
     """(x, y, width, height) in percent, clipped to the image; None when nothing is left."""
-    x, y, w, h = (_number(raw.get(k)) for k in ("x", "y", "w", "h"))
+    x, y, w, h = (finite_number(raw.get(k)) for k in ("x", "y", "w", "h"))
     if x is None or y is None or w is None or h is None:
         return None
     left, top = _clamp(x, image.width), _clamp(y, image.height)
@@ -148,9 +143,9 @@ def _value(result: Mapping[str, Any], image: ImageSize, control_type: str) -> di
         return None if point is None else {"x": point[0], "y": point[1], "width": KEYPOINT_WIDTH}
     if kind == "ellipse":
         center, radius = _point(geometry.get("center"), image), geometry.get("radius")
-        rx = _number(radius.get("x")) if isinstance(radius, Mapping) else None
-        ry = _number(radius.get("y")) if isinstance(radius, Mapping) else None
-        angle = _number(geometry.get("angle", 0.0))
+        rx = finite_number(radius.get("x")) if isinstance(radius, Mapping) else None
+        ry = finite_number(radius.get("y")) if isinstance(radius, Mapping) else None
+        angle = finite_number(geometry.get("angle", 0.0))
         if center is None or rx is None or ry is None or angle is None or rx <= 0 or ry <= 0:
             return None
         return {
@@ -158,7 +153,7 @@ def _value(result: Mapping[str, Any], image: ImageSize, control_type: str) -> di
             "y": center[1],
             "radiusX": rx / image.width * 100,
             "radiusY": ry / image.height * 100,
-            "rotation": math.degrees(angle) % 360,
+            "rotation": math.degrees(angle % math.tau),  # a huge angle would overflow degrees
         }
     return None
 

@@ -116,6 +116,15 @@ def predict_task(model: RegisteredModel, task: dict[str, Any], view: ProjectView
     except (MediaError, HubError, V7ResponseError) as exc:
         detail = exc.detail if isinstance(exc, HubError) else exc
         return TaskOutcome(error=f"task {task.get('id')}: {detail}")
+    try:
+        return _draw(results, view, ImageSize(image.width, image.height))
+    except (ArithmeticError, ValueError, TypeError) as exc:  # one odd answer costs its task, not the batch
+        logger.warning("Model %s: task %s: cannot draw the answer", model.slug, task.get("id"), exc_info=True)
+        return TaskOutcome(error=f"task {task.get('id')}: the model server's answer cannot be drawn: {exc}")
+
+
+def _draw(results: list[dict[str, Any]], view: ProjectView, size: ImageSize) -> TaskOutcome:
+    """The regions of one task's V7 results, in the project's labels."""
     outcome = TaskOutcome()
     regions: list[dict[str, Any]] = []
     for result in results:
@@ -127,9 +136,7 @@ def predict_task(model: RegisteredModel, task: dict[str, Any], view: ProjectView
         target, threshold = mapped
         if float(result.get("confidence", 0.0)) < threshold:
             continue
-        drawn = v7_result_to_regions(
-            result, target=target, image=ImageSize(image.width, image.height), region_id=uuid.uuid4().hex[:10]
-        )
+        drawn = v7_result_to_regions(result, target=target, image=size, region_id=uuid.uuid4().hex[:10])
         if drawn is None:
             outcome.dropped += 1
             continue
