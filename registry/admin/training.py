@@ -1,0 +1,100 @@
+"""What training learns from and how it runs: webhook events, annotations, training jobs."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from registry.admin.base import AuditedAdmin
+from registry.jobs import job_cancel
+from registry.models import Annotation, TrainingJob, WebhookEvent
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(AuditedAdmin):
+    list_display = ("received_at", "model", "action", "ls_project_id", "processed_at")
+    list_filter = ("action", "model")
+    list_select_related = ("model",)
+    search_fields = ("action", "model__slug")
+    readonly_fields = (
+        "model",
+        "project",
+        "action",
+        "ls_project_id",
+        "payload",
+        "payload_sha256",
+        "received_at",
+        "processed_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(TrainingJob)
+class TrainingJobAdmin(AuditedAdmin):
+    list_display = (
+        "pk",
+        "model_project",
+        "status",
+        "progress_display",
+        "trigger",
+        "events",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "resulting_version",
+    )
+    list_filter = ("status", "trigger", "model_project__model")
+    list_select_related = ("model_project__model", "model_project__project__instance")
+    readonly_fields = (
+        "model_project",
+        "trigger",
+        "status",
+        "progress_display",
+        "events",
+        "rerun_requested",
+        "cancel_requested",
+        "not_before",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+        "worker",
+        "resulting_version",
+        "error",
+        "log_tail",
+    )
+    exclude = ("progress",)
+    actions = ["cancel_jobs"]
+
+    @admin.display(description="progress")
+    def progress_display(self, obj: TrainingJob) -> str:
+        return format_html(
+            '<progress value="{}" max="100"></progress> {}%',
+            round(obj.progress * 100),
+            round(obj.progress * 100),
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # jobs start from events or from "Start training" on a model in a project
+
+    @admin.action(description="Cancel")
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
+        for job in queryset:
+            done = job_cancel(job)
+            self.message_user(
+                request, f"Job {job.pk}: {'cancelling' if done else 'already finished'}.", messages.INFO
+            )
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(AuditedAdmin):
+    list_display = ("ls_annotation_id", "ls_task_id", "project", "updated_at")
+    list_filter = ("project",)
+    readonly_fields = ("project", "ls_annotation_id", "ls_task_id", "task_data", "result", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
