@@ -6,7 +6,7 @@ PORT ?= 9090
 
 E2E_VENV ?= .e2e/ls-venv
 
-.PHONY: run test e2e lint format bench bench-tools bench-overhead bench-fanout bench-throughput bench-scaling bench-floors clean
+.PHONY: run test mutations e2e lint format bench bench-tools bench-overhead bench-fanout bench-throughput bench-scaling bench-floors clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(PY) -m pytest
+
+# Each promised protection removed in turn must fail its tests (mutations/README.md).
+mutations: $(VENV)/.dev
+	$(PY) mutations/run.py
 
 # Real Label Studio in its own virtualenv (about 1 GB, a few minutes the first time).
 $(E2E_VENV)/.installed:

@@ -1,0 +1,104 @@
+"""The mutation catalog stays applicable, and the runner judges mutations rightly (make mutations)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mutations.run import load_catalog, main, problems_in_tree
+from tests.conftest import REPO_ROOT
+
+
+def test_every_mutation_applies_to_the_tree_and_names_tests_that_exist() -> None:
+    mutations = load_catalog()
+    assert mutations
+    for mutation in mutations:
+        assert problems_in_tree(mutation, REPO_ROOT) == "", mutation.id
+        for node in mutation.tests:
+            path, _, name = node.partition("::")
+            assert (REPO_ROOT / path).is_file(), f"{mutation.id}: {path} does not exist"
+            function = re.sub(r"\[.*\]$", "", name.split("::")[-1])
+            assert re.search(rf"def {function}\(", (REPO_ROOT / path).read_text()), (
+                f"{mutation.id}: {node} is not a test in {path}"
+            )
+
+
+def test_the_security_page_names_the_mutation_of_each_of_its_promises() -> None:
+    page = (REPO_ROOT / "docs" / "security.md").read_text()
+    missing = [
+        m.id for m in load_catalog() if m.source.startswith("docs/security.md") and f"`{m.id}`" not in page
+    ]
+    assert not missing, f"docs/security.md does not name {missing}"
+
+
+TINY_MODULE = "def limit(n):\n    return min(n, 10)\n"
+TINY_TESTS = (
+    "from limits import limit\n\n\n"
+    "def test_the_limit_holds():\n    assert limit(50) == 10\n\n\n"
+    "def test_small_numbers_pass():\n    assert limit(3) == 3\n"
+)
+TINY_CATALOG = """
+- id: {id}
+  promise: Numbers are limited to 10.
+  source: here
+  file: limits.py
+  find: "{find}"
+  replace: "{replace}"
+  tests: [{tests}]
+"""
+
+
+def tiny_tree(tmp_path: Path, **entry: str) -> tuple[Path, Path]:
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "limits.py").write_text(TINY_MODULE)
+    (root / "test_limits.py").write_text(TINY_TESTS)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(TINY_CATALOG.format(**entry))
+    return root, catalog
+
+
+@pytest.mark.parametrize(
+    ("find", "replace", "tests", "status", "verdict"),
+    [
+        ("min(n, 10)", "n", "test_limits.py::test_the_limit_holds", 0, "killed"),
+        ("min(n, 10)", "n", "test_limits.py::test_small_numbers_pass", 1, "SURVIVED"),
+        ("min(n, 99)", "n", "test_limits.py::test_the_limit_holds", 1, "occurs 0 times"),
+        ("min(n, 10)", "min(n,", "test_limits.py::test_the_limit_holds", 1, "could not collect"),
+        ("min(n, 10)", "n", "test_limits.py::test_no_such_test", 1, "could not collect"),
+    ],
+)
+def test_the_runner_reports_killed_survived_and_broken_mutations_and_leaves_the_tree_alone(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    find: str,
+    replace: str,
+    tests: str,
+    status: int,
+    verdict: str,
+) -> None:
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)  # the tiny tree is no Django project
+    root, catalog = tiny_tree(tmp_path, id="limit", find=find, replace=replace, tests=tests)
+    assert main(["--catalog", str(catalog), "--root", str(root), "--no-baseline"]) == status
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("limit: "))
+    assert verdict in line
+    assert f"1 mutations: {1 - status} killed" in out
+    assert (root / "limits.py").read_text() == TINY_MODULE
+
+
+def test_a_baseline_that_fails_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    root, catalog = tiny_tree(
+        tmp_path, id="limit", find="min(n, 10)", replace="n", tests="test_limits.py::test_the_limit_holds"
+    )
+    (root / "test_limits.py").write_text(TINY_TESTS.replace("== 10", "== 11"))
+    assert main(["--catalog", str(catalog), "--root", str(root)]) == 2
+    assert "baseline failed" in capsys.readouterr().out
