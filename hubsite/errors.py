@@ -10,6 +10,7 @@ import logging
 import sys
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import status
@@ -70,10 +71,18 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
     return [f"{prefix.rstrip('.')}: {detail}" if prefix else str(detail)]
 
 
+class RequestTooLarge(HubError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than the Hub accepts (HUB_MAX_BODY_BYTES)."
+    default_code = "request_too_large"
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DATABASE_DOWN):
         logger.warning("Database unavailable in %s: %s", context.get("view").__class__.__name__, exc)
         exc = DatabaseUnavailable()
+    elif isinstance(exc, RequestDataTooBig):  # Django's refusal, raised when DRF reads the body
+        exc = RequestTooLarge()
     response = drf_exception_handler(exc, context)
     if response is None:
         # Unexpected: log it with its traceback for operators, answer in our shape without it.

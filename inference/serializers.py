@@ -144,24 +144,38 @@ class WebhookProjectField(ParsedJSONField):
     """The project object of Label Studio's webhook payloads (only these keys are read)."""
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+# Label Studio's event payloads nest a few levels; far deeper is no event, and would take the stored
+# body's later readers (PostgreSQL's JSON, the training worker) past their own limits.
+MAX_STORED_DEPTH = 64
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why a parsed body cannot be stored as JSON, if it cannot: a NUL character (PostgreSQL's JSON
+    refuses it), a lone surrogate (no database encodes one), or nesting deeper than MAX_STORED_DEPTH.
+    Iterative, so no depth of nesting costs a RecursionError."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "the body contains a NUL character (\\u0000), which cannot be stored"
+            if not item.isascii() and (surrogate := _SURROGATE.search(item)):
+                return f"the body contains a lone surrogate (U+{ord(surrogate[0]):X}), which cannot be stored"
+        elif isinstance(item, dict | list):
+            if depth >= MAX_STORED_DEPTH:
+                return f"the body is nested more than {MAX_STORED_DEPTH} levels deep"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return None
 
 
 class StoredPayloadSerializer(ProtocolInputSerializer):
-    """A body the Hub stores whole (events): PostgreSQL's JSON cannot hold a NUL character."""
+    """A body the Hub stores whole (events): only what any database's JSON can hold."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if _has_nul(self.initial_data):
-            raise serializers.ValidationError(
-                "the body contains a NUL character (\\u0000), which cannot be stored"
-            )
+        problem = _unstorable(self.initial_data)
+        if problem is not None:
+            raise serializers.ValidationError(problem)
         return attrs
 
 
