@@ -272,8 +272,10 @@ def model_train_legacy(*, slug: str, payload: dict[str, Any], uid: ProjectUid | 
 
 
 def model_job_status(*, slug: str, job_id: Any) -> dict[str, Any]:
-    registered_model_get(slug=slug)
-    job = TrainingJob.objects.filter(pk=job_id).first() if str(job_id).isdigit() else None
+    """A job of this model only: a caller of one model learns nothing of another's jobs."""
+    model = registered_model_get(slug=slug)
+    jobs = TrainingJob.objects.filter(model_project__model=model)
+    job = jobs.filter(pk=job_id).first() if str(job_id).isdigit() else None
     if job is None:
         raise Http404(f"No training job {job_id!r}.")
     return {"job_status": job.status, "progress": job.progress, "error": job.error or None}
