@@ -260,7 +260,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"connection_keys": {"()": "hubsite.redact.ConnectionKeyFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["connection_keys"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.request": {"filters": ["connection_keys"]},
