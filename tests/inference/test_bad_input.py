@@ -64,8 +64,11 @@ def test_json_nested_as_deep_as_the_parser_follows_is_never_a_500(
 @pytest.mark.parametrize(
     "raw",
     [
-        '{"action": "ANNOTATION_CREATED", "annotation": {"result": [{"text": "a\\ud800b"}]}}',
-        '{"action": "ANNOTATION_CREATED", "annotation": {"\\udfff": 1}}',
+        pytest.param(
+            '{"action": "ANNOTATION_CREATED", "annotation": {"result": [{"text": "a\\ud800b"}]}}',
+            id="in-a-value",
+        ),
+        pytest.param('{"action": "ANNOTATION_CREATED", "annotation": {"\\udfff": 1}}', id="in-a-key"),
     ],
 )
 def test_a_stored_body_with_a_lone_surrogate_is_400(protocol: ProtocolClient, dummy: None, raw: str) -> None:
