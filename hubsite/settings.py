@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "registry",
     "inference",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -246,6 +247,10 @@ CELERY_TASK_PUBLISH_RETRY = False
 # The worker waits out a broker outage of any length and reconnects, instead of exiting when Redis
 # restarts (this setting counts only the worker's reconnection attempts, not publishing).
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+
+# The REST API (api/auth.py): a client with this many failed token checks in a window gets 429 till its end.
+HUB_API_AUTH_FAILURE_LIMIT = env.int("HUB_API_AUTH_FAILURE_LIMIT", default=20)
+HUB_API_AUTH_FAILURE_WINDOW_SECONDS = env.int("HUB_API_AUTH_FAILURE_WINDOW_SECONDS", default=300)
 
 # Training.
 HUB_TRAINING_DEBOUNCE_SECONDS = env.float("HUB_TRAINING_DEBOUNCE_SECONDS", default=3.0)
