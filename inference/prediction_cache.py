@@ -1,9 +1,13 @@
 """Finished predictions kept per task, so that the same task asked again is not recomputed.
 
-A key names everything an answer depends on: the model version Label Studio sees (registered and
-trained), the project's mappings and thresholds (external models), the label config, and the
-task's data. Changing any of them asks the model again; nothing has to be deleted. The store is
-Django's cache: per worker by default, shared by every worker when ``HUB_CACHE_URL`` names Redis.
+A key names everything an answer depends on: the model and the version Label Studio sees
+(registered and trained), the project, the model's state there (``registry.hot_path.state_stamp``,
+renewed by every ``set()``, finished training and version switch), the project's mappings and
+thresholds (external models), the label config, and the task's data. Changing any of them asks the
+model again; nothing has to be deleted.
+
+The store is Django's cache: per worker by default, shared by every worker when ``HUB_CACHE_URL``
+names Redis.
 """
 
 from __future__ import annotations
@@ -23,10 +27,8 @@ from registry.models import ModelProject, RegisteredModel
 CACHE_ALIAS = "predictions"
 
 
-def _mapping_version(model: RegisteredModel, link: ModelProject | None) -> str:
+def _mapping_version(model: RegisteredModel, link: ModelProject) -> str:
     """A digest of what turns an external model's classes into the project's labels."""
-    if link is None:
-        return ""
     rows = sorted((m.model_class.name, m.from_name, m.label, m.threshold) for m in cached_mappings(link))
     return hashlib.sha256(json.dumps([model.threshold, rows]).encode()).hexdigest()[:16]
 
@@ -45,13 +47,15 @@ def prediction_keys(
     model: RegisteredModel,
     version: str,
     link: ModelProject | None,
+    state: str,
+    mapped: bool,
     label_config: str,
     tasks: list[dict[str, Any]],
 ) -> list[str]:
-    """One key per task; ``link`` is given for models whose output goes through its class mappings."""
-    prefix = (
-        f"{_model_identity(model, version)}\n{_mapping_version(model, link)}\n{config_hash(label_config)}\n"
-    )
+    """One key per task. ``link`` is the model in the project (None without a project), ``state``
+    its state stamp, ``mapped`` whether the output goes through the project's class mappings."""
+    project = f"{link.pk}:{state}:{_mapping_version(model, link) if mapped else ''}" if link else ""
+    prefix = f"{_model_identity(model, version)}\n{project}\n{config_hash(label_config)}\n"
     return [
         "prediction:"
         + hashlib.sha256(

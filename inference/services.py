@@ -14,7 +14,7 @@ from inference.predictions import Prediction, prediction_score
 from inference.runners.base import PredictCall, Runner, RunResult
 from inference.validation import RegionCheck, region_check
 from registry.backends import get_backend
-from registry.hot_path import cached
+from registry.hot_path import cached, state_stamp
 from registry.jobs import training_request
 from registry.label_config import LabelConfigError, ParsedConfig, config_hash, label_config_parse
 from registry.mapping import class_mappings_ensure
@@ -133,6 +133,7 @@ def model_predict(
     if not label_config or parsed is None:
         parsed, label_config = {}, label_config or "<View></View>"
     version = link.model_version if link else model.model_version
+    state = state_stamp(link.pk) if link else ""
     context = params.get("context")
     # Interactive calls depend on the user's clicks: always computed.
     use_cache = model.prediction_cache and not context
@@ -140,7 +141,9 @@ def model_predict(
         prediction_keys(
             model=model,
             version=version,
-            link=link if _runner(model).uses_class_mappings else None,
+            link=link,
+            state=state,
+            mapped=_runner(model).uses_class_mappings,
             label_config=label_config,
             tasks=tasks,
         )
@@ -163,6 +166,7 @@ def model_predict(
             tasks=[tasks[i] for i in todo],
             context=context,
             params={k: v for k, v in params.items() if k not in ("context", "tasks")},
+            state=state,
         )
         try:
             run = _runner(model).predict(call)

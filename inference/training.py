@@ -19,6 +19,7 @@ from hubsite.errors import DATABASE_DOWN
 from inference.runners.python import DatabaseStateStore, build_instance
 from inference.sdk.model import JobCancelled
 from registry.audit import audit_record
+from registry.hot_path import state_stamp_renew
 from registry.jobs import job_publish, training_request
 from registry.model_server import model_server_call
 from registry.models import (
@@ -249,6 +250,10 @@ def training_job_run(job_id: int, *, worker: str = "") -> str:
         resulting_version=version,
         log_tail="\n".join(job_log.lines),
     )
+    if status == TrainingJob.Status.SUCCEEDED:
+        # A fit may change what the model answers without writing its state (files, a remote
+        # backend's own training): later predictions must not come from before it.
+        state_stamp_renew(link.pk)
     if TrainingJob.objects.filter(pk=job.pk, rerun_requested=True).exists():
         training_request(link=link, trigger=job.trigger, debounce=False)
     return status

@@ -1,8 +1,9 @@
 """What every protocol request reads, kept per worker: model records, projects, their links, mappings.
 
 Entries stay valid while the database's ``HubStamp`` token is unchanged. Every save or delete of a
-row of a cached kind, and every queryset update of its non-traffic fields, writes a new token, so the
-next request of every worker sees the change. A timer would serve a stale mapping for its whole
+row of a cached kind, every queryset update of its non-traffic fields, and every change of a model's
+state in a project (``state_stamp``), writes a new token, so the next request of every worker sees
+the change. A timer would serve a stale mapping for its whole
 period; one indexed read per request costs far less than the reads it saves.
 """
 
@@ -22,6 +23,7 @@ from registry.models import (
     LabelStudioInstance,
     ModelClass,
     ModelProject,
+    ModelState,
     ModelVersion,
     Project,
     RegisteredModel,
@@ -29,6 +31,8 @@ from registry.models import (
 )
 
 STAMP_NAME = "hot-path"
+# Per model in project, "state:<link pk>": the stamp of its state (``state_stamp``).
+STATE_STAMP_PREFIX = "state:"
 # The kinds of rows whose changes make a new stamp.
 STAMPED_MODELS = (
     RegisteredModel,
@@ -122,8 +126,44 @@ def cached_mappings(link: ModelProject) -> list[ClassMapping]:
     )
 
 
+def state_stamp(link_id: int) -> str:
+    """The token of one model-in-project's state (its ``get``/``set`` values): every change to it
+    writes a new one, so what was computed from the old state is keyed apart. "" until the first.
+    Cached like the rest: a new state token comes with a new hot-path stamp."""
+
+    def load() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT token FROM {HubStamp._meta.db_table} WHERE name = %s",  # noqa: S608
+                [f"{STATE_STAMP_PREFIX}{link_id}"],
+            )
+            row = cursor.fetchone()
+        return str(row[0]) if row else ""
+
+    return cached(("state", link_id), load)
+
+
+def state_stamp_renew(link_id: int) -> None:
+    """Mark the state of one model in one project as changed, for every worker."""
+    HubStamp.objects.bulk_create(
+        [HubStamp(name=f"{STATE_STAMP_PREFIX}{link_id}", token=uuid.uuid4().hex)],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=["token"],
+    )
+    hot_path_invalidate()
+
+
 def _invalidate_on_change(sender: type[Any], **kwargs: Any) -> None:
     hot_path_invalidate()
+
+
+def _state_changed(sender: type[Any], instance: ModelState, **kwargs: Any) -> None:
+    state_stamp_renew(instance.model_project_id)
+
+
+def _link_deleted(sender: type[Any], instance: ModelProject, **kwargs: Any) -> None:
+    HubStamp.objects.filter(name=f"{STATE_STAMP_PREFIX}{instance.pk}").delete()
 
 
 def connect_invalidation() -> None:
@@ -133,3 +173,6 @@ def connect_invalidation() -> None:
         post_delete.connect(
             _invalidate_on_change, sender=model, dispatch_uid=f"hot-path-delete-{model.__name__}"
         )
+    post_save.connect(_state_changed, sender=ModelState, dispatch_uid="state-stamp-save")
+    post_delete.connect(_state_changed, sender=ModelState, dispatch_uid="state-stamp-delete")
+    post_delete.connect(_link_deleted, sender=ModelProject, dispatch_uid="state-stamp-link-delete")

@@ -14,7 +14,7 @@ from django.utils import timezone
 from hubsite.errors import UpstreamBadAnswer
 from registry.backends import CheckResult, get_backend
 from registry.counters import counter_buffer
-from registry.hot_path import cached, hot_path_invalidate
+from registry.hot_path import cached, state_stamp_renew
 from registry.label_config import ParsedConfig, config_hash
 from registry.model_server import model_server_call
 from registry.models import (
@@ -143,7 +143,6 @@ def model_project_set_extra_params(*, link: ModelProject, extra_params: Any) -> 
         ModelState.objects.update_or_create(model_project=link, key="extra_params", defaults={"value": value})
     else:
         stored().delete()
-    hot_path_invalidate()  # model states are not stamped: other workers hold the old value
 
 
 def model_record_predictions(
@@ -282,4 +281,5 @@ def model_version_activate(*, version: ModelVersion) -> None:
             ModelState(model_project=link, key=key, value=value) for key, value in version.state.items()
         )
         ModelProject.objects.filter(pk=link.pk).update(active_version=version.number)
+        state_stamp_renew(link.pk)  # bulk_create sends no save signals
     link.active_version = version.number

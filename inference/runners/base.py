@@ -21,6 +21,7 @@ class PredictCall:
     tasks: list[dict[str, Any]]
     context: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    state: str = ""  # the stamp of the model's state in the project (registry.hot_path.state_stamp)
 
 
 @dataclass

@@ -41,6 +41,10 @@ class DatabaseStateStore:
         )
 
     def set(self, key: str, value: str) -> None:
+        # Writing what is stored already changes nothing: no new state stamp, so no rebuilt instance
+        # and no cache miss for models that set their version in every ``setup``.
+        if self.get(key) == value:
+            return
         ModelState.objects.update_or_create(
             model_project_id=self._model_project_id, key=key, defaults={"value": value}
         )
@@ -98,15 +102,22 @@ def build_instance(
 
 
 def instance_for(
-    model: RegisteredModel, link: ModelProject | None, label_config: str, parsed: dict[str, Any]
+    model: RegisteredModel,
+    link: ModelProject | None,
+    label_config: str,
+    parsed: dict[str, Any],
+    state: str = "",
 ) -> Any:
-    """The cached instance for this model version, project and config; built on first use in this worker."""
+    """The cached instance for this model version, project, state stamp and config; built on first use
+    in this worker. A new state (a ``fit`` that finished, a version switch, any ``set``) builds a new
+    one, as models read what they learnt in ``__init__``/``setup``."""
     key = (
         model.pk,
         model.version,
         model.import_path,
         link.pk if link else None,
         link.active_version if link else 0,
+        state,
         config_hash(label_config),
     )
     return _instances.get_or_build(
@@ -160,7 +171,7 @@ class PythonRunner:
         )
 
     def predict(self, call: PredictCall) -> RunResult:
-        instance = instance_for(call.model, call.link, call.label_config, call.parsed_config)
+        instance = instance_for(call.model, call.link, call.label_config, call.parsed_config, call.state)
         size = batch_size_of(instance, len(call.tasks))
         per_task: list[list[Prediction]] = []
         for start in range(0, len(call.tasks), size):
