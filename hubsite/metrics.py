@@ -60,6 +60,11 @@ PREDICTION_CACHE = Counter(
     "Tasks answered from the prediction cache (hit) or computed (miss).",
     ["model", "result"],
 )
+PREDICTION_CACHE_ERRORS = Counter(
+    "hub_prediction_cache_errors",
+    "Prediction cache reads and writes that failed (answered as misses), by operation.",
+    ["operation"],
+)
 TASK_ERRORS = Counter(
     "hub_task_errors", "Tasks of a /predict that got no prediction because a model call failed.", ["model"]
 )

@@ -151,6 +151,14 @@ if CACHES["predictions"]["BACKEND"].endswith("LocMemCache"):
     CACHES["predictions"]["OPTIONS"].setdefault(
         "MAX_ENTRIES", env.int("HUB_PREDICTION_CACHE_ENTRIES", default=20_000)
     )
+elif CACHES["predictions"]["BACKEND"].endswith("RedisCache"):
+    # The cache is an optimisation: a Redis that stops answering must cost a request little.
+    for option in ("socket_connect_timeout", "socket_timeout"):
+        CACHES["predictions"]["OPTIONS"].setdefault(
+            option, env.float("HUB_CACHE_TIMEOUT_SECONDS", default=0.5)
+        )
+# After the prediction cache failed, it is left alone this long (its calls are misses meanwhile).
+HUB_CACHE_RETRY_SECONDS = env.float("HUB_CACHE_RETRY_SECONDS", default=5.0)
 # How often each worker writes its traffic counters (registry/counters.py); 0: with every request.
 HUB_COUNTER_FLUSH_SECONDS = env.float("HUB_COUNTER_FLUSH_SECONDS", default=1.0)
 HUB_PREDICTION_CACHE_SECONDS = env.int("HUB_PREDICTION_CACHE_SECONDS", default=24 * 3600)

@@ -7,22 +7,31 @@ thresholds (external models), the label config, and the task's data. Changing an
 model again; nothing has to be deleted.
 
 The store is Django's cache: per worker by default, shared by every worker when ``HUB_CACHE_URL``
-names Redis.
+names Redis. It is an optimisation only: when the store fails, a read is a miss and a write is
+skipped, the failure is counted (``hub_prediction_cache_errors``) and logged once per outage, and
+the store is left alone for ``HUB_CACHE_RETRY_SECONDS`` so that an unreachable Redis costs requests
+nothing meanwhile.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
+import time
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
 
+from hubsite.metrics import PREDICTION_CACHE_ERRORS
 from inference.predictions import Prediction
 from registry.hot_path import cached_mappings
 from registry.label_config import config_hash
 from registry.models import ModelProject, RegisteredModel
+
+logger = logging.getLogger(__name__)
 
 CACHE_ALIAS = "predictions"
 
@@ -65,10 +74,65 @@ def prediction_keys(
     ]
 
 
+class _StoreHealth:
+    """Whether the store is failing: the first failure of an outage is logged, later ones only
+    counted, and the store is not tried again for ``HUB_CACHE_RETRY_SECONDS``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures = 0  # in the current outage; 0: the store works
+        self._retry_at = 0.0
+
+    def usable(self) -> bool:
+        return self._failures == 0 or time.monotonic() >= self._retry_at
+
+    def failed(self, operation: str, exc: Exception) -> None:
+        PREDICTION_CACHE_ERRORS.labels(operation).inc()
+        with self._lock:
+            first = self._failures == 0
+            self._failures += 1
+            self._retry_at = time.monotonic() + settings.HUB_CACHE_RETRY_SECONDS
+        if first:
+            logger.warning(
+                "The prediction cache failed (%s: %s: %s); predictions are computed without it "
+                "until it answers again",
+                operation,
+                type(exc).__name__,
+                exc,
+            )
+
+    def answered(self) -> None:
+        if self._failures == 0:
+            return
+        with self._lock:
+            failures, self._failures = self._failures, 0
+        if failures:
+            logger.warning("The prediction cache answers again after %d failed call(s)", failures)
+
+
+store_health = _StoreHealth()
+
+
 def cached_predictions(keys: list[str]) -> dict[str, list[Prediction]]:
-    found: dict[str, list[Prediction]] = caches[CACHE_ALIAS].get_many(keys)
+    """The stored answers among ``keys``; none when the store fails or is resting after a failure."""
+    if not store_health.usable():
+        return {}
+    try:
+        found: dict[str, list[Prediction]] = caches[CACHE_ALIAS].get_many(keys)
+    except Exception as exc:  # whatever the backend raises, a cache that fails is a miss
+        store_health.failed("read", exc)
+        return {}
+    store_health.answered()
     return found
 
 
 def predictions_store(answers: dict[str, list[Prediction]]) -> None:
-    caches[CACHE_ALIAS].set_many(answers, timeout=settings.HUB_PREDICTION_CACHE_SECONDS)
+    """Keep ``answers``, or skip it when the store fails."""
+    if not answers or not store_health.usable():
+        return
+    try:
+        caches[CACHE_ALIAS].set_many(answers, timeout=settings.HUB_PREDICTION_CACHE_SECONDS)
+    except Exception as exc:  # whatever the backend raises, the answer is given without the cache
+        store_health.failed("write", exc)
+        return
+    store_health.answered()
