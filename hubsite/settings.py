@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "registry",
     "inference",
     "api",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -265,6 +266,18 @@ HUB_TRAINING_DEBOUNCE_SECONDS = env.float("HUB_TRAINING_DEBOUNCE_SECONDS", defau
 HUB_JOB_HEARTBEAT_SECONDS = env.float("HUB_JOB_HEARTBEAT_SECONDS", default=2.0)
 # A running job whose heartbeat is older than this belonged to a worker that died.
 HUB_JOB_STALE_SECONDS = env.float("HUB_JOB_STALE_SECONDS", default=30.0)
+
+# Pre-annotation jobs (jobs/): tasks read from Label Studio per page, predicted and written per batch.
+HUB_PREANNOTATION_PAGE_SIZE = env.int("HUB_PREANNOTATION_PAGE_SIZE", default=500)
+HUB_PREANNOTATION_BATCH_SIZE = env.int("HUB_PREANNOTATION_BATCH_SIZE", default=100)
+# At most this many predictions per bulk import (Label Studio 1.23 recounts the whole project's task
+# counters after each import, so a few large imports beat many small ones).
+HUB_PREANNOTATION_WRITE_SIZE = env.int("HUB_PREANNOTATION_WRITE_SIZE", default=1000)
+# (connect, read) seconds for a job's calls to Label Studio's API (a page of tasks, a bulk import).
+HUB_LABEL_STUDIO_TIMEOUT = (
+    env.float("HUB_LABEL_STUDIO_CONNECT_TIMEOUT", default=2.0),
+    env.float("HUB_LABEL_STUDIO_READ_TIMEOUT", default=60.0),
+)
 
 # Django logs the path of every 4xx/5xx request, and a path may hold a connection key: these loggers
 # mask it (a filter on a logger, not on the handler, so every handler sees the masked message).

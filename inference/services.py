@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -119,6 +120,28 @@ def model_predict(
     params: dict[str, Any],
 ) -> list[Prediction | list[Prediction]]:
     """One entry per task, in task order, each with the version /setup reported."""
+    return model_predict_outcome(
+        slug=slug, tasks=tasks, uid=uid, label_config=label_config, params=params
+    ).results
+
+
+@dataclass(frozen=True)
+class PredictOutcome:
+    """What /predict answers, and which tasks got an empty prediction because their call failed, and why."""
+
+    results: list[Prediction | list[Prediction]]
+    failures: dict[int, str]  # task position -> reason
+
+
+def model_predict_outcome(
+    *,
+    slug: str,
+    tasks: list[dict[str, Any]],
+    uid: ProjectUid | None,
+    label_config: str | None,
+    params: dict[str, Any],
+) -> PredictOutcome:
+    """``model_predict``'s answer and its per-task failures (for background pre-annotation)."""
     model = enabled_model_get(slug=slug)
     parsed = _parse_config(label_config) if label_config else None
     link: ModelProject | None = None
@@ -206,7 +229,8 @@ def model_predict(
         errors=run.errors,
         last_error=run.last_error,
     )
-    return results
+    failures = {todo[i]: run.reasons.get(i) or run.last_error or "the model call failed" for i in run.failed}
+    return PredictOutcome(results=results, failures=failures)
 
 
 def _project_uid_from_payload(project: dict[str, Any] | None) -> ProjectUid | None:

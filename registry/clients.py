@@ -181,7 +181,7 @@ def request_json(
     timeout: Timeout | None = None,
 ) -> Any:
     """Send (``json`` as the body, ``auth`` as HTTP basic auth); require 2xx and a JSON body of
-    bounded size; return it parsed."""
+    bounded size; return it parsed (None for 204 No Content)."""
     send_headers = dict(headers or {})
     body = None
     if json is not None:
@@ -195,6 +195,8 @@ def request_json(
     response = _send(session, method, url, body=body, headers=send_headers, timeout=timeout)
     _require_success(response, url)
     answer = _read_limited(response, url, settings.HUB_MAX_UPSTREAM_RESPONSE_BYTES, _read_budget(timeout))
+    if not answer and response.status == 204:  # No Content: a DELETE's usual answer
+        return None
     try:
         return json_module.loads(answer)
     except ValueError as exc:

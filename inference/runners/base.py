@@ -34,6 +34,7 @@ class RunResult:
     errors: int = 0  # tasks that got no prediction because a call failed
     last_error: str = ""
     failed: frozenset[int] = frozenset()  # indexes of those tasks (their answers are not cached)
+    reasons: dict[int, str] = field(default_factory=dict)  # why each of them failed
 
 
 class Runner(ModelBackend, Protocol):

@@ -203,4 +203,5 @@ class HttpRunner:
             errors=len(errors),
             last_error=errors[-1] if errors else "",
             failed=frozenset(index for index, outcome in enumerate(outcomes) if outcome.error),
+            reasons={index: outcome.error for index, outcome in enumerate(outcomes) if outcome.error},
         )

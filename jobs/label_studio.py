@@ -1,0 +1,137 @@
+"""The calls a pre-annotation job makes to Label Studio's REST API (1.23), through the one client.
+
+Tasks are read in ascending id order with a keyset filter (``id > cursor``), so pages stay stable
+while predictions are written and tasks come and go, and a resumed job starts at its cursor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+
+from hubsite.errors import UpstreamBadAnswer
+from inference.media import LabelStudioAccess, MediaError, label_studio_headers
+from registry.clients import request_json, session_for
+from registry.project_uid import ProjectUid
+
+
+@dataclass(frozen=True)
+class LabelStudioProject:
+    uid: ProjectUid
+    title: str
+    label_config: str
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: list[dict[str, Any]]
+    remaining: int  # tasks after the cursor, this page included
+
+
+class LabelStudioApi:
+    """One Label Studio, called with an API key (a legacy token or a personal access token)."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.access = LabelStudioAccess(base_url=base_url.rstrip("/"), token=api_key)
+        self.session = session_for(("label-studio", self.access.base_url), pool_size=4)
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            headers = label_studio_headers(self.access)
+        except MediaError as exc:
+            raise UpstreamBadAnswer(str(exc)) from exc
+        return request_json(
+            self.session,
+            method,
+            self.access.base_url + path,
+            json=body,
+            headers=headers,
+            timeout=tuple(settings.HUB_LABEL_STUDIO_TIMEOUT),
+        )
+
+    def project(self, project_id: int) -> LabelStudioProject:
+        body = self.call("GET", f"/api/projects/{project_id}")
+        if not isinstance(body, dict) or not isinstance(body.get("label_config"), str):
+            raise UpstreamBadAnswer(f"Label Studio answered project {project_id} without its label config.")
+        created = str(body.get("created_at") or "")
+        try:
+            created_ts = int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            created_ts = 0
+        return LabelStudioProject(
+            uid=ProjectUid(project_id=project_id, created_ts=created_ts),
+            title=str(body.get("title") or ""),
+            label_config=body["label_config"],
+        )
+
+    def _tasks(self, project_id: int, query: dict[str, Any], page_size: int) -> TaskPage:
+        path = (
+            f"/api/tasks?project={project_id}&page=1&page_size={page_size}&fields=all"
+            f"&resolve_uri=false&query={quote(json.dumps(query))}"
+        )
+        body = self.call("GET", path)
+        if not isinstance(body, dict) or not isinstance(body.get("tasks"), list):
+            raise UpstreamBadAnswer("Label Studio answered a task list without tasks.")
+        tasks = [t for t in body["tasks"] if isinstance(t, dict) and isinstance(t.get("id"), int)]
+        remaining = body.get("total")
+        return TaskPage(tasks=tasks, remaining=remaining if isinstance(remaining, int) else len(tasks))
+
+    def tasks_after(self, project_id: int, cursor: int, page_size: int) -> TaskPage:
+        """The next tasks of the project with an id above ``cursor``, with their predictions."""
+        query = {
+            "filters": {
+                "conjunction": "and",
+                "items": [
+                    {"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": cursor}
+                ],
+            },
+            "ordering": ["tasks:id"],
+        }
+        return self._tasks(project_id, query, page_size)
+
+    def tasks_by_id(self, project_id: int, ids: list[int]) -> list[dict[str, Any]]:
+        """These tasks (those that still exist), with their predictions."""
+        if not ids:
+            return []
+        query = {"selectedItems": {"all": False, "included": ids}, "ordering": ["tasks:id"]}
+        return self._tasks(project_id, query, len(ids)).tasks
+
+    def view_task_ids(self, project_id: int, view_id: int, page_size: int) -> list[int]:
+        """The ids of the tasks a Data Manager view (tab) shows now, with its filters."""
+        ids: list[int] = []
+        page = 1
+        while True:
+            body = self.call(
+                "GET",
+                f"/api/tasks?project={project_id}&view={view_id}&page={page}&page_size={page_size}"
+                "&resolve_uri=false",
+            )
+            tasks = body.get("tasks") if isinstance(body, dict) else None
+            if not isinstance(tasks, list):
+                raise UpstreamBadAnswer(f"Label Studio answered view {view_id} without tasks.")
+            ids.extend(t["id"] for t in tasks if isinstance(t, dict) and isinstance(t.get("id"), int))
+            total = body.get("total")
+            if not tasks or not isinstance(total, int) or page * page_size >= total:
+                return ids
+            page += 1
+
+    def import_predictions(self, project_id: int, predictions: list[dict[str, Any]]) -> int:
+        """The bulk predictions import; items are ``{"task", "result", "score", "model_version"}``."""
+        if not predictions:
+            return 0
+        body = self.call("POST", f"/api/projects/{project_id}/import/predictions", predictions)
+        created = body.get("created") if isinstance(body, dict) else None
+        return created if isinstance(created, int) else len(predictions)
+
+    def delete_predictions(self, ids: Iterable[int]) -> None:
+        for prediction_id in ids:
+            try:
+                self.call("DELETE", f"/api/predictions/{prediction_id}/")
+            except UpstreamBadAnswer as exc:
+                if "HTTP 404" not in str(exc.detail):  # already gone: what we wanted
+                    raise

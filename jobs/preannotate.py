@@ -1,0 +1,418 @@
+"""Running one pre-annotation job on a worker.
+
+Tasks come from Label Studio in ascending id order, from the job's cursor on; each chunk is
+predicted through ``model_predict_outcome`` (exactly what ``/predict`` does) and written back with
+Label Studio's bulk predictions import. Reading, predicting and writing overlap: up to two chunks
+predict while the one before them is written. The cursor and the counters move in one update after
+each write, and the chunk being written is recorded first, so a job resumed after a crash looks
+at those tasks again in Label Studio and writes none of them twice."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.http import Http404
+from django.utils import timezone
+
+from hubsite.errors import HubError, InvalidLabelConfig, ModelDisabled, ModelLoadFailed
+from inference.services import model_predict_outcome
+from jobs.label_studio import LabelStudioApi
+from jobs.models import PreannotationFailure, PreannotationJob
+from registry.hot_path import hot_path_sync
+from registry.project_uid import ProjectUid
+
+logger = logging.getLogger(__name__)
+Status = PreannotationJob.Status
+Mode = PreannotationJob.Mode
+
+# Errors that no task of the job would escape: the job fails rather than every task one by one.
+FATAL = (Http404, ModelDisabled, ModelLoadFailed, InvalidLabelConfig)
+
+
+class JobStopped(Exception):
+    """The job lost its claim (the reaper gave it to another worker)."""
+
+
+@dataclass
+class Chunk:
+    """Consecutive tasks of the selection: those to predict, and what became of the others."""
+
+    last_id: int  # the cursor once this chunk is written
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    replaces: dict[int, list[int]] = field(default_factory=dict)  # task -> its predictions to delete
+    skipped: int = 0
+    recovered: int = 0  # written before a crash: counted now, not written again
+    missing: list[int] = field(default_factory=list)  # listed ids Label Studio does not have
+
+
+@dataclass
+class Predicted:
+    items: list[dict[str, Any]]  # predictions to import
+    written: list[int]  # tasks they are for
+    failures: dict[int, str]  # task -> reason
+
+
+def _versions(task: dict[str, Any], version: str) -> list[int]:
+    """The ids of the task's predictions of this model version."""
+    raw = task.get("predictions")
+    predictions = raw if isinstance(raw, list) else []
+    return [
+        p["id"]
+        for p in predictions
+        if isinstance(p, dict) and p.get("model_version") == version and isinstance(p.get("id"), int)
+    ]
+
+
+class JobRun:
+    """One claimed run of a job, from its cursor to the end of its selection (or a stop)."""
+
+    def __init__(self, job: PreannotationJob, worker: str, stop_reason: Callable[[], str]) -> None:
+        self.job = job
+        self.worker = worker
+        self.stop_reason = stop_reason  # "cancel", "pause", "lost" (its claim), or "" to go on
+        link = job.model_project
+        instance = link.project.instance
+        self.api = LabelStudioApi(job.label_studio_url or instance.base_url, job.api_key or instance.token)
+        self.project_id = int(link.project.ls_project_id)
+        self.slug = link.model.slug
+        self.version = job.model_version or link.model_version
+        self.writing: dict[int, list[int]] = {int(k): list(v) for k, v in (job.writing or {}).items()}
+        self.started = time.monotonic()
+        self.busy_before = job.busy_seconds
+        self.uid = ProjectUid(project_id=self.project_id)
+        self.label_config = ""
+        self.seconds = {"read": job.read_seconds, "predict": job.predict_seconds, "write": job.write_seconds}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.seconds[phase] += time.monotonic() - started
+
+    def timings(self) -> dict[str, float]:
+        """The job's time fields as they stand (for the progress update)."""
+        with self._lock:
+            return {f"{phase}_seconds": value for phase, value in self.seconds.items()}
+
+    # Reading -----------------------------------------------------------------------------------
+    def _entries(self) -> Iterator[list[tuple[int, dict[str, Any] | None]]]:
+        """Pages of (task id, task or None if Label Studio has no such task), ids ascending."""
+        page_size = settings.HUB_PREANNOTATION_PAGE_SIZE
+        cursor = self.job.cursor
+        if self.job.selection == PreannotationJob.Selection.ALL:
+            first = True
+            while True:
+                with self.timed("read"):
+                    page = self.api.tasks_after(self.project_id, cursor, page_size)
+                if first and self.job.total is None:
+                    self.job.total = self.job.processed + page.remaining
+                    PreannotationJob.objects.filter(pk=self.job.pk).update(total=self.job.total)
+                first = False
+                if not page.tasks:
+                    return
+                yield [(t["id"], t) for t in page.tasks]
+                cursor = page.tasks[-1]["id"]
+        else:
+            ids = sorted({int(i) for i in self.job.task_ids if int(i) > cursor})
+            for start in range(0, len(ids), page_size):
+                wanted = ids[start : start + page_size]
+                with self.timed("read"):
+                    found = {t["id"]: t for t in self.api.tasks_by_id(self.project_id, wanted)}
+                yield [(task_id, found.get(task_id)) for task_id in wanted]
+
+    def _place(self, chunk: Chunk, task_id: int, task: dict[str, Any]) -> None:
+        """Decide what this task needs: nothing (skipped or recovered) or a prediction."""
+        mine = _versions(task, self.version)
+        if task_id in self.writing:  # its write may have reached Label Studio before the crash
+            new = [p for p in mine if p not in self.writing[task_id]]
+            if new:
+                chunk.recovered += 1
+                chunk.replaces[task_id] = self.writing[task_id]  # deleted if still there
+                return
+            chunk.tasks.append(task)
+            chunk.replaces[task_id] = self.writing[task_id]
+            return
+        mode = self.job.mode
+        if (mode == Mode.MISSING and mine) or (mode == Mode.ONLY_EMPTY and task.get("predictions")):
+            chunk.skipped += 1
+        else:
+            chunk.tasks.append(task)
+            if mode == Mode.REDO and mine:
+                chunk.replaces[task_id] = mine
+
+    def chunks(self) -> Iterator[Chunk]:
+        batch = settings.HUB_PREANNOTATION_BATCH_SIZE
+        for entries in self._entries():
+            chunk: Chunk | None = None
+            for task_id, task in entries:
+                chunk = chunk or Chunk(last_id=task_id)
+                chunk.last_id = task_id
+                if task is None:
+                    chunk.missing.append(task_id)
+                else:
+                    self._place(chunk, task_id, task)
+                if len(chunk.tasks) >= batch:
+                    yield chunk
+                    chunk = None
+            if chunk is not None:  # the page's rest, if only to move the cursor past skipped tasks
+                yield chunk
+
+    # Predicting --------------------------------------------------------------------------------
+    def _predict_tasks(self, tasks: list[dict[str, Any]]) -> tuple[list[Any], dict[int, str]]:
+        outcome = model_predict_outcome(
+            slug=self.slug, tasks=tasks, uid=self.uid, label_config=self.label_config, params={}
+        )
+        return outcome.results, outcome.failures
+
+    def predict(self, chunk: Chunk) -> Predicted:
+        try:
+            hot_path_sync()
+            try:
+                with self.timed("predict"):
+                    results, failures = self._predict_tasks(chunk.tasks)
+            except FATAL:
+                raise
+            except HubError as exc:
+                if len(chunk.tasks) == 1:
+                    results, failures = [None], {0: str(exc.detail)}
+                else:
+                    # One bad task (unreadable media, an input the model chokes on) fails a whole batch:
+                    # ask for each task alone, so only the bad ones fail.
+                    results, failures = [], {}
+                    for position, task in enumerate(chunk.tasks):
+                        try:
+                            [one], failed = self._predict_tasks([task])
+                        except FATAL:
+                            raise
+                        except HubError as single:
+                            one, failed = None, {0: str(single.detail)}
+                        results.append(one)
+                        if failed:
+                            failures[position] = failed[0]
+        finally:
+            connection.close()  # a pool thread: its connection must not outlive the chunk
+        items: list[dict[str, Any]] = []
+        written: list[int] = []
+        reasons: dict[int, str] = {}
+        for position, (task, result) in enumerate(zip(chunk.tasks, results, strict=True)):
+            if position in failures:
+                reasons[task["id"]] = failures[position]
+                continue
+            for prediction in result if isinstance(result, list) else [result]:
+                items.append(
+                    {
+                        "task": task["id"],
+                        "result": prediction.get("result") or [],
+                        "score": prediction.get("score"),
+                        "model_version": prediction.get("model_version") or self.version,
+                    }
+                )
+            written.append(task["id"])
+        return Predicted(items=items, written=written, failures=reasons)
+
+    # Writing -----------------------------------------------------------------------------------
+    def _owned(self) -> Any:
+        return PreannotationJob.objects.filter(pk=self.job.pk, status=Status.RUNNING, worker=self.worker)
+
+    def write(self, batch: list[tuple[Chunk, Predicted]]) -> None:
+        """Write consecutive chunks at once: each import makes Label Studio 1.23 recount the counters
+        of every task of the project, so fewer, larger imports are much faster."""
+        chunk = Chunk(last_id=batch[-1][0].last_id)
+        predicted = Predicted(items=[], written=[], failures={})
+        for part, outcome in batch:
+            chunk.replaces.update(part.replaces)
+            chunk.skipped += part.skipped
+            chunk.recovered += part.recovered
+            chunk.missing.extend(part.missing)
+            predicted.items.extend(outcome.items)
+            predicted.written.extend(outcome.written)
+            predicted.failures.update(outcome.failures)
+        self._write(chunk, predicted)
+
+    def _write(self, chunk: Chunk, predicted: Predicted) -> None:
+        if predicted.items:
+            record = {str(t): chunk.replaces.get(t, []) for t in predicted.written}
+            if not self._owned().update(writing=record):
+                raise JobStopped
+            size = settings.HUB_PREANNOTATION_WRITE_SIZE
+            with self.timed("write"):
+                for start in range(0, len(predicted.items), size):
+                    self.api.import_predictions(self.project_id, predicted.items[start : start + size])
+        # A task that failed keeps the prediction it had.
+        stale = [pid for t, ids in chunk.replaces.items() if t not in predicted.failures for pid in ids]
+        with self.timed("write"):
+            self.api.delete_predictions(stale)
+        failures = {**predicted.failures, **dict.fromkeys(chunk.missing, "The task is not in the project.")}
+        with transaction.atomic():
+            PreannotationFailure.objects.bulk_create(
+                [
+                    PreannotationFailure(job_id=self.job.pk, ls_task_id=t, reason=r)
+                    for t, r in failures.items()
+                ],
+                ignore_conflicts=True,
+            )
+            updated = self._owned().update(
+                cursor=chunk.last_id,
+                done=F("done") + len(predicted.written) + chunk.recovered,
+                failed=F("failed") + len(failures),
+                skipped=F("skipped") + chunk.skipped,
+                writing={},
+                busy_seconds=self.busy_before + time.monotonic() - self.started,
+                heartbeat_at=timezone.now(),
+                **self.timings(),
+            )
+            if not updated:
+                raise JobStopped
+        self.writing = {}
+
+    # The run -----------------------------------------------------------------------------------
+    def execute(self) -> str:
+        """Run to the end of the selection or to a pause/cancel; the status the job ends in."""
+        project = self.api.project(self.project_id)
+        self.uid, self.label_config = project.uid, project.label_config
+        if self.job.selection == PreannotationJob.Selection.VIEW and not self.job.task_ids:
+            assert self.job.view_id is not None  # noqa: S101 - the service requires it for views
+            ids = self.api.view_task_ids(
+                self.project_id, self.job.view_id, settings.HUB_PREANNOTATION_PAGE_SIZE
+            )
+            self.job.task_ids, self.job.total = ids, len(ids)
+            PreannotationJob.objects.filter(pk=self.job.pk).update(task_ids=ids, total=len(ids))
+        elif self.job.selection != PreannotationJob.Selection.ALL and self.job.total is None:
+            self.job.total = len(set(self.job.task_ids))
+            PreannotationJob.objects.filter(pk=self.job.pk).update(total=self.job.total)
+        stopped = ""
+        writer = Writer(self)
+        writer.start()
+        predicting: deque[tuple[Chunk, Future[Predicted]]] = deque()
+        with ThreadPoolExecutor(2, thread_name_prefix=f"preannotate-{self.job.pk}") as predictors:
+            try:
+                for chunk in prefetched(self.chunks(), ahead=2 * settings.HUB_PREANNOTATION_PAGE_SIZE // 100):
+                    stopped = self.stop_reason()
+                    if stopped:
+                        break
+                    predicting.append((chunk, predictors.submit(self.predict, chunk)))
+                    while len(predicting) > 2:
+                        chunk, future = predicting.popleft()
+                        writer.put((chunk, future.result()))
+                while predicting:
+                    chunk, future = predicting.popleft()
+                    writer.put((chunk, future.result()))
+            finally:
+                for _, pending in predicting:
+                    pending.cancel()
+                # Whatever happened, what was predicted and handed over is written (or fails) first.
+                writer.close()
+        if writer.error is not None:
+            raise writer.error
+        # A request that came after the last chunk was read stopped the writer all the same.
+        stopped = stopped or self.stop_reason()
+        if stopped == "lost":
+            raise JobStopped
+        if stopped:
+            return Status.CANCELLED if stopped == "cancel" else Status.PAUSED
+        return Status.SUCCEEDED
+
+
+class Writer(threading.Thread):
+    """Writes predicted chunks in order, each time all those that are ready (up to the write size)."""
+
+    def __init__(self, run: JobRun) -> None:
+        super().__init__(daemon=True, name=f"preannotate-write-{run.job.pk}")
+        self.job_run = run
+        self.queue: queue.Queue[tuple[Chunk, Predicted] | None] = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+
+    def put(self, item: tuple[Chunk, Predicted]) -> None:
+        while self.error is None:
+            try:
+                self.queue.put(item, timeout=0.5)
+            except queue.Full:
+                continue
+            return
+        raise self.error
+
+    def close(self) -> None:
+        if self.error is None:
+            self.queue.put(None)
+        self.join()
+
+    def run(self) -> None:
+        size = settings.HUB_PREANNOTATION_WRITE_SIZE
+        try:
+            closing = False
+            while not closing:
+                first = self.queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                count = len(first[1].items)
+                while count < size:
+                    try:
+                        following = self.queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if following is None:
+                        closing = True
+                        break
+                    batch.append(following)
+                    count += len(following[1].items)
+                if self.job_run.stop_reason():
+                    continue  # paused or cancelled: not written, the cursor stays before them
+                self.job_run.write(batch)
+        except BaseException as exc:  # handed to the job's thread, which fails the job with it
+            self.error = exc
+        finally:
+            connection.close()
+
+
+_END = object()
+
+
+def prefetched(source: Iterator[Chunk], *, ahead: int) -> Iterator[Chunk]:
+    """``source``'s items, read by a thread of their own up to ``ahead`` items before they are
+    asked for, so Label Studio's next page is fetched while the present one is predicted."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=max(ahead, 1))
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.5)
+                    except queue.Full:
+                        continue
+                    break
+                if stop.is_set():
+                    return
+            buffer.put(_END)
+        except BaseException as exc:  # raised in the consumer's thread
+            buffer.put(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=produce, daemon=True, name="preannotate-read")
+    thread.start()
+    try:
+        while (item := buffer.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
