@@ -4,6 +4,7 @@ wow-ai-ml init DIR --script model.py [--force]     a backend folder from a model
 wow-ai-ml start DIR [-p PORT] [--host HOST]        serve it alone, at / and at /ml/<slug>
 wow-ai-ml register ... / wow-ai-ml models           add and list models of a Hub from the shell
 wow-ai-ml deploy gcp DIR --from SCRIPT ...          Cloud Run, through gcloud
+wow-ai-ml preannotate --model SLUG --project ID     pre-annotate a project in the background [--wait]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 
 import hubsite
+from jobs.cli import add_preannotate_parser, run_preannotate
 
 HUB_ROOT = Path(hubsite.__file__).resolve().parent.parent
 CONFIG_FILE = "wow-ai-ml.json"
@@ -396,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     gcp.add_argument("--service", help="the Cloud Run service name (default: the folder's name)")
     gcp.add_argument("--dry-run", action="store_true", help="print the commands and files instead")
     gcp.set_defaults(func=cmd_deploy_gcp)
+
+    add_preannotate_parser(commands, func=lambda args: run_preannotate(args, CliError))
     return parser
 
 
