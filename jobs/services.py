@@ -38,9 +38,16 @@ class JobStateConflict(HubError):
     default_code = "job_state_conflict"
 
 
-def _known_instance(*, model: RegisteredModel, project_id: int, url: str) -> LabelStudioInstance | None:
-    """The Label Studio at ``url`` if the Hub knows it (None if not), or, with no URL, the one the
-    project called /setup from."""
+def _known_instance(
+    *, model: RegisteredModel, project_id: int, url: str, instance_id: int | None
+) -> LabelStudioInstance | None:
+    """The Label Studio named by id, or at ``url`` if the Hub knows it (None if not), or, with
+    neither, the one the project called /setup from."""
+    if instance_id is not None:
+        named: LabelStudioInstance | None = LabelStudioInstance.objects.filter(pk=instance_id).first()
+        if named is None:
+            raise JobRefused(f"No Label Studio instance {instance_id}.")
+        return named
     if url:
         try:
             ServiceURLValidator()(url)
@@ -90,9 +97,11 @@ def preannotation_start(
     view_id: int | None = None,
     mode: str = PreannotationJob.Mode.MISSING,
     actor: str = "",
+    instance_id: int | None = None,
 ) -> PreannotationJob:
     """Queue a job for one model over one Label Studio project: all its tasks, the listed ones, or
-    a Data Manager view's. Label Studio is asked for the project's label config at once, so a wrong
+    a Data Manager view's. ``instance_id`` names a Label Studio the Hub knows (the admin's action on
+    a model in a project). Label Studio is asked for the project's label config at once, so a wrong
     URL, key or project id is refused now rather than on the worker."""
     model = RegisteredModel.objects.filter(slug=model_slug).first()
     if model is None:
@@ -106,7 +115,7 @@ def preannotation_start(
     if task_ids is not None and not task_ids:
         raise JobRefused("The list of task ids is empty.")
     url = label_studio_url.strip().rstrip("/")
-    known = _known_instance(model=model, project_id=project_id, url=url)
+    known = _known_instance(model=model, project_id=project_id, url=url, instance_id=instance_id)
     key = api_key or (known.token if known else "")
     if not key:
         raise JobRefused(
