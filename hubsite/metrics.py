@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Count
+from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -32,6 +33,9 @@ from prometheus_client.registry import Collector
 # The protocol's URL names (inference/urls.py) start so; the rest of the name is the endpoint label.
 PROTOCOL_URL_PREFIX = "model-"
 UNKNOWN_MODEL = "unknown"  # a slug that names no model must not make a series of its own
+# Sent after each protocol call of a registered model with model (slug), endpoint, status and seconds,
+# so the registry can keep its own rollup without this module knowing about it.
+protocol_call_finished = Signal()
 
 REQUESTS = Counter(
     "hub_requests",
@@ -130,11 +134,20 @@ class ProtocolMetricsMiddleware:
         if labels is None:
             return response
         model, endpoint = labels
+        seconds = time.perf_counter() - started
         IN_FLIGHT.labels(model, endpoint).dec()
-        LATENCY.labels(model, endpoint).observe(time.perf_counter() - started)
+        LATENCY.labels(model, endpoint).observe(seconds)
         REQUESTS.labels(model, endpoint, str(response.status_code)).inc()
         if response.status_code >= 400:
             ERRORS.labels(model, endpoint, _error_code(response)).inc()
+        if model != UNKNOWN_MODEL:
+            protocol_call_finished.send(
+                sender=ProtocolMetricsMiddleware,
+                model=model,
+                endpoint=endpoint,
+                status=response.status_code,
+                seconds=seconds,
+            )
         return response
 
     def process_view(

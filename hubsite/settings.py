@@ -162,6 +162,8 @@ elif CACHES["predictions"]["BACKEND"].endswith("RedisCache"):
 HUB_CACHE_RETRY_SECONDS = env.float("HUB_CACHE_RETRY_SECONDS", default=5.0)
 # How often each worker writes its traffic counters (registry/counters.py); 0: with every request.
 HUB_COUNTER_FLUSH_SECONDS = env.float("HUB_COUNTER_FLUSH_SECONDS", default=1.0)
+# How long the per-minute traffic rollup behind the admin's charts is kept.
+HUB_TRAFFIC_RETENTION_DAYS = env.float("HUB_TRAFFIC_RETENTION_DAYS", default=7.0)
 HUB_PREDICTION_CACHE_SECONDS = env.int("HUB_PREDICTION_CACHE_SECONDS", default=24 * 3600)
 
 # Label Studio sends every selected task of "Retrieve Predictions" in one body.

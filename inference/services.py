@@ -228,6 +228,7 @@ def model_predict_outcome(
         unmapped=run.unmapped,
         errors=run.errors,
         last_error=run.last_error,
+        class_results=run.class_results,
     )
     failures = {todo[i]: run.reasons.get(i) or run.last_error or "the model call failed" for i in run.failed}
     return PredictOutcome(results=results, failures=failures)

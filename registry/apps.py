@@ -9,8 +9,9 @@ class RegistryConfig(AppConfig):
 
     def ready(self) -> None:
         # Signal receivers need the models, which are ready only now.
-        from registry import audit
+        from registry import audit, traffic
         from registry.hot_path import connect_invalidation
 
         audit.connect()
         connect_invalidation()
+        traffic.connect()

@@ -6,6 +6,10 @@ each worker adds up what it served and a daemon thread writes the sums every
 ``HUB_COUNTER_FLUSH_SECONDS`` (one UPDATE per row touched). A worker killed outright loses at most
 that interval of counts; they are statistics, not events (events are stored before they are
 acknowledged). With the setting at 0 every call writes at once.
+
+The same flush writes the per-minute traffic rollup of each model (``TrafficMinute``: calls, failed
+calls, tasks, failed tasks, /predict latency histogram) and the results seen per class and project
+(``ClassMapping.results_total``), and prunes rollup rows older than ``HUB_TRAFFIC_RETENTION_DAYS``.
 """
 
 from __future__ import annotations
@@ -16,15 +20,16 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, IntegrityError, connection
 from django.db.models import F
 from django.utils import timezone
 
-from registry.models import ModelProject, RegisteredModel
+from registry.models import ClassMapping, ModelProject, RegisteredModel, TrafficMinute
+from registry.models.traffic import latency_field
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +42,25 @@ class PendingCounts:
     seen_at: datetime | None = None
 
 
+@dataclass
+class PendingMinute:
+    added: Counter[str] = field(default_factory=Counter)
+    last_error: str = ""
+
+
+# How often a worker deletes rollup rows past their retention (any worker may; the delete is idempotent).
+PRUNE_INTERVAL = timedelta(minutes=5)
+MinuteKey = tuple[int, datetime]
+ClassKey = tuple[int, str]
+
+
 class CounterBuffer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[tuple[type[Any], int], PendingCounts] = {}
+        self._minutes: dict[MinuteKey, PendingMinute] = {}
+        self._class_results: dict[ClassKey, int] = {}
+        self._pruned_at: datetime | None = None
         self._flusher: threading.Thread | None = None
 
     def add(self, row: RegisteredModel | ModelProject, counts: dict[str, int], last_error: str) -> None:
@@ -52,15 +72,56 @@ class CounterBuffer:
                 pending.last_error, pending.last_error_at = last_error[:2000], now
             if isinstance(row, ModelProject):
                 pending.seen_at = now
-            if self._flusher is None and settings.HUB_COUNTER_FLUSH_SECONDS > 0:
-                self._flusher = threading.Thread(target=self._run, name="hub-counters", daemon=True)
-                self._flusher.start()
+            else:  # a model's tasks also go into its minute of the rollup
+                tasks = {
+                    "tasks": counts.get("predictions_total", 0),
+                    "task_errors": counts.get("errors_total", 0),
+                }
+                self._add_minute(row.pk, now, tasks, last_error)
+        self._written_soon()
+
+    def add_request(self, model_id: int, *, failed: bool, predict_seconds: float | None) -> None:
+        """One protocol call of a model, for its minute of the rollup; /predict calls give their duration."""
+        counts = {"requests": 1, "errors": int(failed)}
+        if predict_seconds is not None:
+            counts[latency_field(predict_seconds)] = 1
+        with self._lock:
+            self._add_minute(model_id, timezone.now(), counts, "")
+        self._written_soon()
+
+    def add_class_results(self, link_id: int, results: Counter[str]) -> None:
+        """Results a model gave per class (by name) in one project, mapped or not."""
+        with self._lock:
+            for name, n in results.items():
+                self._class_results[(link_id, name)] = self._class_results.get((link_id, name), 0) + n
+        self._written_soon()
+
+    def _add_minute(self, model_id: int, now: datetime, counts: dict[str, int], last_error: str) -> None:
+        minute = self._minutes.setdefault((model_id, now.replace(second=0, microsecond=0)), PendingMinute())
+        minute.added.update({name: n for name, n in counts.items() if n})
+        if last_error:
+            minute.last_error = last_error[:2000]
+
+    def _written_soon(self) -> None:
         if settings.HUB_COUNTER_FLUSH_SECONDS <= 0:
             self.flush()
+            return
+        with self._lock:
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._run, name="hub-counters", daemon=True)
+                self._flusher.start()
 
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
+            minutes, self._minutes = self._minutes, {}
+            class_results, self._class_results = self._class_results, {}
+        self._flush_rows(pending)
+        self._flush_minutes(minutes)
+        self._flush_class_results(class_results)
+        self._prune()
+
+    def _flush_rows(self, pending: dict[tuple[type[Any], int], PendingCounts]) -> None:
         try:
             for (table, pk), counts in list(pending.items()):
                 changes: dict[str, Any] = {name: F(name) + n for name, n in counts.added.items()}
@@ -74,6 +135,65 @@ class CounterBuffer:
         except DatabaseError:
             self._restore(pending)  # written by the next flush instead
             raise
+
+    def _flush_minutes(self, minutes: dict[MinuteKey, PendingMinute]) -> None:
+        if not minutes:
+            return
+        live = set(
+            RegisteredModel.objects.filter(pk__in={pk for pk, _ in minutes}).values_list("pk", flat=True)
+        )
+        try:
+            # Every worker adds to the same row: create it if missing, then add in the database.
+            TrafficMinute.objects.bulk_create(
+                [TrafficMinute(model_id=pk, minute=minute) for pk, minute in minutes if pk in live],
+                ignore_conflicts=True,
+            )
+        except IntegrityError:  # a model deleted since: its counts go with it
+            logger.info("A model of the traffic rollup was deleted; its last counts are dropped")
+            return
+        except DatabaseError:
+            self._restore_minutes(minutes)
+            raise
+        try:
+            for (pk, minute), counts in list(minutes.items()):
+                changes: dict[str, Any] = {name: F(name) + n for name, n in counts.added.items()}
+                if counts.last_error:
+                    changes["last_error"] = counts.last_error
+                if pk in live and changes:
+                    TrafficMinute.objects.filter(model_id=pk, minute=minute).update(**changes)
+                del minutes[(pk, minute)]
+        except DatabaseError:
+            self._restore_minutes(minutes)
+            raise
+
+    def _flush_class_results(self, class_results: dict[ClassKey, int]) -> None:
+        now = timezone.now()
+        try:
+            for (link_id, name), n in list(class_results.items()):
+                ClassMapping.objects.filter(model_project_id=link_id, model_class__name=name).update(
+                    results_total=F("results_total") + n, last_result_at=now
+                )
+                del class_results[(link_id, name)]
+        except DatabaseError:
+            with self._lock:
+                for key, n in class_results.items():
+                    self._class_results[key] = self._class_results.get(key, 0) + n
+            raise
+
+    def _prune(self) -> None:
+        now = timezone.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_INTERVAL:
+            return
+        self._pruned_at = now
+        cutoff = now - timedelta(days=settings.HUB_TRAFFIC_RETENTION_DAYS)
+        TrafficMinute.objects.filter(minute__lt=cutoff).delete()
+
+    def _restore_minutes(self, unwritten: dict[MinuteKey, PendingMinute]) -> None:
+        with self._lock:
+            for key, counts in unwritten.items():
+                pending = self._minutes.setdefault(key, PendingMinute())
+                pending.added.update(counts.added)
+                pending.last_error = pending.last_error or counts.last_error
 
     def _restore(self, unwritten: dict[tuple[type[Any], int], PendingCounts]) -> None:
         with self._lock:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -154,8 +155,10 @@ def model_record_predictions(
     unmapped: int = 0,
     errors: int = 0,
     last_error: str = "",
+    class_results: Counter[str] | None = None,
 ) -> None:
-    """Add one /predict's counts to the model and to the model in its project (written in batches)."""
+    """Add one /predict's counts to the model and to the model in its project (written in batches),
+    and the results it gave per class there."""
     counts = {
         "predictions_total": predictions,
         "dropped_regions_total": dropped,
@@ -165,6 +168,8 @@ def model_record_predictions(
     counter_buffer.add(model, counts, last_error)
     if link is not None:
         counter_buffer.add(link, counts, last_error)
+        if class_results:
+            counter_buffer.add_class_results(link.pk, class_results)
 
 
 def model_check_connection(*, model: RegisteredModel) -> CheckResult:

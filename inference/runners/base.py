@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ class RunResult:
     last_error: str = ""
     failed: frozenset[int] = frozenset()  # indexes of those tasks (their answers are not cached)
     reasons: dict[int, str] = field(default_factory=dict)  # why each of them failed
+    class_results: Counter[str] = field(default_factory=Counter)  # results per model class, mapped or not
 
 
 class Runner(ModelBackend, Protocol):

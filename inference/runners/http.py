@@ -7,6 +7,7 @@ import io
 import logging
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ class TaskOutcome:
     unmapped: int = 0
     dropped: int = 0
     error: str = ""
+    class_results: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,8 @@ def _draw(results: list[dict[str, Any]], view: ProjectView, size: ImageSize) -> 
     regions: list[dict[str, Any]] = []
     for result in results:
         key = v7_class_key(result)
+        if key:
+            outcome.class_results[key] += 1
         mapped = view.targets.get(key) if key else None
         if mapped is None:
             outcome.unmapped += 1
@@ -179,7 +183,18 @@ class HttpRunner:
         seen = sorted({key for key in map(v7_class_key, results) if key})
         message = f"Answered a 64x64 test image in {latency_ms:.0f} ms with {len(results)} result(s)"
         message += f": {', '.join(seen)}." if seen else "."
-        return CheckResult(ok=True, latency_ms=latency_ms, message=message, details={"classes": seen})
+        # The image and its boxes, so the admin can draw what the model saw.
+        boxes = [
+            {"label": v7_class_key(r), "confidence": r.get("confidence"), **r["bounding_box"]}
+            for r in results
+            if isinstance(r.get("bounding_box"), dict)
+        ]
+        details = {
+            "classes": seen,
+            "image": "data:image/png;base64," + payload["image"]["base64"],
+            "boxes": boxes,
+        }
+        return CheckResult(ok=True, latency_ms=latency_ms, message=message, details=details)
 
     def predict(self, call: PredictCall) -> RunResult:
         # An open breaker fails the whole /predict at once (503), rather than every task one by one.
@@ -204,4 +219,5 @@ class HttpRunner:
             last_error=errors[-1] if errors else "",
             failed=frozenset(index for index, outcome in enumerate(outcomes) if outcome.error),
             reasons={index: outcome.error for index, outcome in enumerate(outcomes) if outcome.error},
+            class_results=sum((o.class_results for o in outcomes), Counter()),
         )

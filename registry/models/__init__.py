@@ -10,10 +10,13 @@ from registry.models.base import (
 )
 from registry.models.model import AuthMethod, ImageTransport, ModelClass, RegisteredModel
 from registry.models.projects import ClassMapping, LabelStudioInstance, ModelProject, ModelState, Project
+from registry.models.traffic import LATENCY_EDGES_MS, LATENCY_FIELDS, TrafficMinute
 from registry.models.training import Annotation, TrainingJob, WebhookEvent
 from registry.models.versions import ModelVersion
 
 __all__ = [
+    "LATENCY_EDGES_MS",
+    "LATENCY_FIELDS",
     "VOLATILE_FIELDS",
     "Annotation",
     "AuditEvent",
@@ -30,6 +33,7 @@ __all__ = [
     "RegisteredModel",
     "StampedQuerySet",
     "TrafficCounters",
+    "TrafficMinute",
     "TrainingJob",
     "WebhookEvent",
     "stamped_rows_updated",

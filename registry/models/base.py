@@ -24,6 +24,8 @@ VOLATILE_FIELDS = frozenset(
         "last_check_latency_ms",
         "last_check_error",
         "last_checked_at",
+        "results_total",
+        "last_result_at",
     }
 )
 

@@ -133,6 +133,10 @@ class ClassMapping(models.Model):
         help_text="Overrides the model's threshold for this class.",
     )
     automatic = models.BooleanField(default=False, editable=False, help_text="Created by auto-mapping.")
+    results_total = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Results of this class the model gave in this project."
+    )
+    last_result_at = models.DateTimeField(null=True, editable=False)
 
     objects = StampedQuerySet.as_manager()
 

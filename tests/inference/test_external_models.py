@@ -227,6 +227,10 @@ def test_unmapped_classes_are_dropped_and_counted(
     assert labels == ["Box"]
     assert ModelProject.objects.get(model=detector_model).unmapped_total == 1
     assert RegisteredModel.objects.get(pk=detector_model.pk).unmapped_total == 1
+    # Each class's results in the project are counted, mapped or not (the admin's mapping table).
+    circle = ClassMapping.objects.get(model_class__name="circle")
+    assert (circle.results_total, circle.is_mapped) == (1, False) and circle.last_result_at is not None
+    assert ClassMapping.objects.get(model_class__name="rectangle").results_total == 0
 
 
 def test_a_mapping_threshold_overrides_the_models(
