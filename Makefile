@@ -6,7 +6,7 @@ PORT ?= 9090
 
 E2E_VENV ?= .e2e/ls-venv
 
-.PHONY: run test mutations e2e lint format bench bench-tools bench-overhead bench-fanout bench-throughput bench-scaling bench-floors clean
+.PHONY: run test mutations e2e axe lint format bench bench-tools bench-overhead bench-fanout bench-throughput bench-scaling bench-floors clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ $(E2E_VENV)/.installed:
 e2e: $(VENV)/.dev $(E2E_VENV)/.installed
 	@command -v chromium >/dev/null || { echo "make e2e needs Debian's Chromium: apt-get install chromium"; exit 1; }
 	LABEL_STUDIO_BIN=$(abspath $(E2E_VENV))/bin/label-studio $(PY) -m pytest tests/e2e -m e2e
+
+# axe-core, for the accessibility checks of the admin's browser tests (tests/registry/browser.py).
+AXE_CORE_VERSION ?= 4.11.0
+AXE_DIR ?= $(HOME)/.cache/wow-ai-hub/axe-core
+axe:
+	@grep -qs '"version": "$(AXE_CORE_VERSION)"' $(AXE_DIR)/node_modules/axe-core/package.json || \
+	  npm install --no-audit --no-fund --prefix $(AXE_DIR) axe-core@$(AXE_CORE_VERSION)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -45,7 +45,7 @@ HUB_ENCRYPTION_KEYS = env.list("HUB_ENCRYPTION_KEYS", default=[]) or [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "registry.admin_config.HubAdminConfig",  # Django's admin with the Hub's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

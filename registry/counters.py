@@ -117,9 +117,10 @@ class CounterBuffer:
             minutes, self._minutes = self._minutes, {}
             class_results, self._class_results = self._class_results, {}
         self._flush_rows(pending)
-        self._flush_minutes(minutes)
         self._flush_class_results(class_results)
-        self._prune()
+        if minutes:  # only processes that serve traffic prune it (not every command's exit)
+            self._flush_minutes(minutes)
+            self._prune()
 
     def _flush_rows(self, pending: dict[tuple[type[Any], int], PendingCounts]) -> None:
         try:

@@ -172,17 +172,22 @@ def model_record_predictions(
             counter_buffer.add_class_results(link.pk, class_results)
 
 
-def model_check_connection(*, model: RegisteredModel) -> CheckResult:
-    """Load or call the model once and record the outcome on its row (without overwriting admin edits)."""
+def model_check(*, model: RegisteredModel) -> CheckResult:
+    """Load or call the model once and report, recording nothing (the row may not be saved yet)."""
     started = time.perf_counter()
     try:
-        result = get_backend(model.kind).check(model)
+        return get_backend(model.kind).check(model)
     except Exception as exc:  # a check must report, whatever the backend raised
-        result = CheckResult(
+        return CheckResult(
             ok=False,
             latency_ms=(time.perf_counter() - started) * 1000,
             message=f"{type(exc).__name__}: {exc}",
         )
+
+
+def model_check_connection(*, model: RegisteredModel) -> CheckResult:
+    """Load or call the model once and record the outcome on its row (without overwriting admin edits)."""
+    result = model_check(model=model)
     RegisteredModel.objects.filter(pk=model.pk).update(
         last_check_ok=result.ok,
         last_check_latency_ms=result.latency_ms,
@@ -248,33 +253,37 @@ class FetchedClasses:
     total: int
 
 
-def model_fetch_classes(*, model: RegisteredModel) -> FetchedClasses:
-    """Read the model server's ``GET .../classes`` (``[{"name", "type"}, ...]``) into its registered classes.
-
-    Classes the server no longer lists are kept (their mappings may still matter); types are updated.
-    """
+def model_server_classes(*, model: RegisteredModel) -> list[tuple[str, str]]:
+    """The (name, type) pairs the model server's ``GET .../classes`` lists (``[{"name", "type"}, ...]``);
+    an unknown type reads as "tag". Stores nothing, so a registration can be tried before it is saved."""
     body = model_server_call(model, model.effective_classes_url)
     if not isinstance(body, list):
         raise UpstreamBadAnswer("The classes endpoint must answer a JSON list of {name, type} objects.")
     valid_types = set(ModelClass.Type.values)
+    classes = []
+    for item in body:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"].strip():
+            raise UpstreamBadAnswer(f"The classes endpoint listed an entry without a name: {str(item)[:100]}")
+        class_type = str(item["type"]) if item.get("type") in valid_types else ModelClass.Type.TAG.value
+        classes.append((item["name"].strip(), class_type))
+    return classes
+
+
+def model_fetch_classes(*, model: RegisteredModel) -> FetchedClasses:
+    """Read the model server's classes into its registered classes.
+
+    Classes the server no longer lists are kept (their mappings may still matter); types are updated.
+    """
+    classes = model_server_classes(model=model)
     created = updated = 0
     with transaction.atomic():
-        for item in body:
-            if (
-                not isinstance(item, dict)
-                or not isinstance(item.get("name"), str)
-                or not item["name"].strip()
-            ):
-                raise UpstreamBadAnswer(
-                    f"The classes endpoint listed an entry without a name: {str(item)[:100]}"
-                )
-            class_type = str(item["type"]) if item.get("type") in valid_types else ModelClass.Type.TAG.value
+        for name, class_type in classes:
             _, was_created = ModelClass.objects.update_or_create(
-                model=model, name=item["name"].strip(), defaults={"type": class_type}
+                model=model, name=name, defaults={"type": class_type}
             )
             created += was_created
             updated += not was_created
-    return FetchedClasses(created=created, updated=updated, total=len(body))
+    return FetchedClasses(created=created, updated=updated, total=len(classes))
 
 
 def model_version_activate(*, version: ModelVersion) -> None:

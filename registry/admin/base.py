@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 
 from registry.audit import audit_actor
@@ -97,3 +98,12 @@ class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class LabelledInlineFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
+    """A table's rows have column headers, not labels: the delete box of each row names itself."""
+
+    def add_fields(self, form: forms.ModelForm[Any], index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].widget.attrs["aria-label"] = "delete this row"

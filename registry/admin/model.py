@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -9,13 +10,16 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.urls import URLPattern, path, reverse
+from django.utils.html import escape
 
-from hubsite.errors import HubError
-from registry.admin.base import WriteOnlySecretsAdmin, WriteOnlySecretsForm, user_actor
+from registry.admin import model_page
+from registry.admin.base import LabelledInlineFormSet, WriteOnlySecretsAdmin, WriteOnlySecretsForm, user_actor
 from registry.audit import audit_record
 from registry.models import ModelClass, RegisteredModel
-from registry.services import model_check_connection, model_fetch_classes
+from registry.services import model_check_connection
 
 MODEL_SERVER_FIELDS = (
     "url",
@@ -30,6 +34,8 @@ MODEL_SERVER_FIELDS = (
     "threshold",
     "request_extra",
 )
+# What a model has only once it exists: left off the registration form.
+ADD_HIDDEN_FIELDSETS = ("Version", "Last check", "Counters")
 # Changing what runs makes a new model version, so Label Studio re-predicts with it.
 VERSIONED_FIELDS = ("kind", "import_path", "params", "url", "request_extra")
 
@@ -42,6 +48,8 @@ class RegisteredModelForm(WriteOnlySecretsForm):
         widget=forms.PasswordInput(render_value=False),
         help_text="Stored hashed; leave empty to keep the current one.",
     )
+    # Set by the page's script once "Fetch classes" worked on an unsaved registration.
+    fetch_classes_on_save = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = RegisteredModel
@@ -59,6 +67,14 @@ class RegisteredModelForm(WriteOnlySecretsForm):
             "protocol_auth_required",
             "protocol_username",
         )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "slug" in self.fields:  # admin help texts are HTML: the placeholder must be escaped
+            self.fields["slug"].help_text = escape(
+                f"Part of the model's URL: Label Studio connects to {settings.HUB_PUBLIC_URL}/ml/<slug>. "
+                "Fixed once saved."
+            )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -95,8 +111,22 @@ class HealthFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ModelClassForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A row of the classes table; its column headers are not labels, so each input names itself."""
+
+    class Meta:
+        model = ModelClass
+        fields = ("name", "type")
+        widgets = {
+            "name": forms.TextInput(attrs={"aria-label": "class name"}),
+            "type": forms.Select(attrs={"aria-label": "class type"}),
+        }
+
+
 class ModelClassInline(admin.TabularInline):  # type: ignore[type-arg]
     model = ModelClass
+    formset = LabelledInlineFormSet
+    form = ModelClassForm
     extra = 0
     fields = ("name", "type")
 
@@ -107,16 +137,13 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
     write_only_fields = ("auth_secret", "protocol_password")
     list_display = (
         "name",
-        "slug",
         "kind",
         "enabled",
         "model_version_display",
         "healthy",
         "last_check_latency",
-        "last_checked_at",
+        "ls_url",
         "predictions_total",
-        "unmapped_total",
-        "dropped_regions_total",
         "errors_total",
     )
     list_filter = ("kind", "enabled", HealthFilter)
@@ -138,12 +165,13 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
     )
     inlines = [ModelClassInline]
     actions = ["test_connection", "fetch_classes", "new_connection_key"]
+    change_form_template = "admin/hub/registeredmodel_change_form.html"
     fieldsets = (
-        (None, {"fields": ("name", "slug", "kind", "enabled", "prediction_cache", "description")}),
-        ("Python model", {"fields": ("import_path", "params")}),
+        (None, {"fields": ("kind", "name", "slug", "enabled", "prediction_cache", "description")}),
+        ("Python model", {"fields": ("import_path", "params"), "classes": ("hub-kind-python",)}),
         (
-            "Model server (external model or ML backend)",
-            {"fields": MODEL_SERVER_FIELDS},
+            "Model server",
+            {"fields": MODEL_SERVER_FIELDS, "classes": ("hub-kind-http", "hub-kind-ml_backend")},
         ),
         ("Access", {"fields": ("protocol_auth_required", "protocol_username", "protocol_password")}),
         ("Version", {"fields": ("version", "model_version_display")}),
@@ -154,6 +182,7 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
         (
             "Counters",
             {
+                "classes": ("collapse",),
                 "fields": (
                     "predictions_total",
                     "unmapped_total",
@@ -163,7 +192,7 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
                     "last_error_at",
                     "created_at",
                     "updated_at",
-                )
+                ),
             },
         ),
     )
@@ -180,9 +209,79 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
     def last_check_latency(self, obj: RegisteredModel) -> str:
         return "" if obj.last_check_latency_ms is None else f"{obj.last_check_latency_ms:.0f} ms"
 
+    @admin.display(description="Label Studio URL")
+    def ls_url(self, obj: RegisteredModel) -> str:
+        return render_to_string("admin/hub/ls_url_cell.html", {"model": obj})
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:  # registering: only what the model needs, the kind first
+            return [fs for fs in fieldsets if fs[0] not in ADD_HIDDEN_FIELDSETS]
+        return fieldsets
+
     def get_readonly_fields(self, request: HttpRequest, obj: RegisteredModel | None = None) -> Any:
         # The slug is the model's URL in Label Studio: changing it would disconnect every project.
         return (*self.readonly_fields, "slug") if obj else self.readonly_fields
+
+    class Media:
+        css = {"all": ("registry/admin/hub.css",)}
+        js = (
+            "registry/vendor/chartjs/chart.umd.min.js",
+            "registry/admin/hub.js",
+            "registry/admin/register.js",
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "tools/<str:tool>/",
+                wrap(partial(model_page.tool_view, self)),
+                name="registry_registeredmodel_tool",
+            ),
+            path(
+                "<path:object_id>/activate/<int:version_id>/",
+                wrap(partial(model_page.activate_view, self)),
+                name="registry_registeredmodel_activate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), "hub_public_url": settings.HUB_PUBLIC_URL}
+        return super().add_view(request, form_url, context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        context = {**(extra_context or {}), **(model_page.page_context(obj) if obj else {})}
+        context["hub_public_url"] = settings.HUB_PUBLIC_URL
+        return super().change_view(request, object_id, form_url, context)
+
+    def response_add(
+        self, request: HttpRequest, obj: RegisteredModel, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        response = super().response_add(request, obj, post_url_continue)
+        self.message_user(
+            request,
+            f"Paste this URL into Label Studio (Connect model): {obj.label_studio_url}",
+            messages.INFO,
+        )
+        if "_save" in request.POST:  # the model's page shows the URL to copy, and what comes next
+            return HttpResponseRedirect(reverse("admin:registry_registeredmodel_change", args=[obj.pk]))
+        return response
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change and form.cleaned_data.get("fetch_classes_on_save"):
+            model_page.fetch_classes_with_message(self, request, form.instance)
 
     def save_model(
         self, request: HttpRequest, obj: RegisteredModel, form: forms.ModelForm[RegisteredModel], change: bool
@@ -208,7 +307,7 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
             )
             self.message_user(
                 request,
-                f"{model.slug}: connect Label Studio to {settings.HUB_PUBLIC_URL}/ml/{model.slug}/k/{key} "
+                f"{model.slug}: connect Label Studio to {model.label_studio_url}/k/{key} "
                 "(the key is not stored and will not be shown again).",
                 messages.WARNING,
             )
@@ -216,23 +315,7 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
     @admin.action(description="Fetch classes")
     def fetch_classes(self, request: HttpRequest, queryset: QuerySet[RegisteredModel]) -> None:
         for model in queryset:
-            if not model.url:
-                self.message_user(
-                    request, f"{model.slug}: only model servers list their classes.", messages.WARNING
-                )
-                continue
-            try:
-                fetched = model_fetch_classes(model=model)
-            except HubError as exc:
-                self.message_user(
-                    request, f"{model.slug}: fetching classes failed: {exc.detail}", messages.ERROR
-                )
-                continue
-            self.message_user(
-                request,
-                f"{model.slug}: {fetched.total} classes ({fetched.created} new, {fetched.updated} updated).",
-                messages.SUCCESS,
-            )
+            model_page.fetch_classes_with_message(self, request, model)
 
     @admin.action(description="Test connection")
     def test_connection(self, request: HttpRequest, queryset: QuerySet[RegisteredModel]) -> None:

@@ -11,8 +11,15 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 
-from registry.admin.base import AuditedAdmin, ReadOnlyInline, WriteOnlySecretsAdmin, WriteOnlySecretsForm
+from registry.admin.base import (
+    AuditedAdmin,
+    LabelledInlineFormSet,
+    ReadOnlyInline,
+    WriteOnlySecretsAdmin,
+    WriteOnlySecretsForm,
+)
 from registry.admin.versions import ModelVersionInline
 from registry.jobs import training_request
 from registry.mapping import class_mapping_validate, mapping_targets
@@ -34,8 +41,20 @@ class LabelStudioInstanceForm(WriteOnlySecretsForm):
         fields = ("hostname", "url", "access_token", "api_key")
 
 
+class ModelStateForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = ModelState
+        fields = ("key", "value")
+        widgets = {
+            "key": forms.TextInput(attrs={"aria-label": "state key"}),
+            "value": forms.Textarea(attrs={"aria-label": "state value", "rows": 2}),
+        }
+
+
 class ModelStateInline(admin.TabularInline):  # type: ignore[type-arg]
     model = ModelState
+    formset = LabelledInlineFormSet
+    form = ModelStateForm
     extra = 0
     fields = ("key", "value", "updated_at")
     readonly_fields = ("updated_at",)
@@ -76,6 +95,11 @@ class ClassMappingForm(forms.ModelForm):  # type: ignore[type-arg]
         target_field = self.fields["target"]
         assert isinstance(target_field, forms.ChoiceField)  # noqa: S101 - declared just above
         target_field.choices = choices
+        # A table row's inputs have column headers, not labels: each names its class.
+        target_field.widget.attrs["aria-label"] = f"label for class {mapping.model_class.name}"
+        self.fields["threshold"].widget.attrs["aria-label"] = (
+            f"threshold for class {mapping.model_class.name}"
+        )
         self.fields["target"].initial = (
             json.dumps([mapping.from_name, mapping.label]) if mapping.is_mapped else ""
         )
@@ -96,16 +120,38 @@ class ClassMappingForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 class ClassMappingInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The project's class mapping as one table: each model class, the label it maps to (only labels
+    that fit), its threshold, and the results the model gave for it here; unmapped rows stand out."""
+
     model = ClassMapping
     form = ClassMappingForm
     extra = 0
-    fields = ("model_class", "class_type", "target", "threshold", "automatic")
-    readonly_fields = ("model_class", "class_type", "automatic")
+    fields = ("model_class", "class_type", "target", "threshold", "results", "mapping_state")
+    readonly_fields = ("model_class", "class_type", "results", "mapping_state")
     can_delete = False
+    verbose_name_plural = "class mapping"
 
     @admin.display(description="type")
     def class_type(self, obj: ClassMapping) -> str:
         return obj.model_class.type
+
+    @admin.display(description="results here")
+    def results(self, obj: ClassMapping) -> str:
+        if not obj.results_total or obj.last_result_at is None:
+            return "none yet"
+        return format_html(
+            '{} <span class="hub-quiet">(last {} ago)</span>',
+            obj.results_total,
+            timesince(obj.last_result_at),
+        )
+
+    @admin.display(description="state")
+    def mapping_state(self, obj: ClassMapping) -> str:
+        if not obj.is_mapped:
+            return format_html(
+                '<strong class="hub-flag-unmapped">{}</strong>', "unmapped: its results are dropped"
+            )
+        return "auto-mapped" if obj.automatic else "mapped"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # rows come from the model's classes when the project sets the model up
@@ -116,6 +162,9 @@ class ClassMappingInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(ModelProject)
 class ModelProjectAdmin(AuditedAdmin):
+    class Media:
+        css = {"all": ("registry/admin/hub.css",)}
+
     list_display = (
         "model",
         "project",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -35,15 +37,18 @@ class ModelVersionAdmin(AuditedAdmin):
     @admin.action(description="Roll back (or forward) to this version")
     def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
         for version in queryset.select_related("model_project__model"):
-            model_version_activate(version=version)
-            audit_record(
-                actor=user_actor(request),
-                action="activate",
-                obj=version.model_project,
-                changes={"active_version": version.number},
-            )
-            self.message_user(
-                request,
-                f"{version.model_project} now serves version {version.number}.",
-                messages.SUCCESS,
-            )
+            activate_version(self, request, version)
+
+
+def activate_version(model_admin: admin.ModelAdmin[Any], request: HttpRequest, version: ModelVersion) -> None:
+    """Serve this version in its project, as the signed-in user (the list action and the model's page)."""
+    model_version_activate(version=version)
+    audit_record(
+        actor=user_actor(request),
+        action="activate",
+        obj=version.model_project,
+        changes={"active_version": version.number},
+    )
+    model_admin.message_user(
+        request, f"{version.model_project} now serves version {version.number}.", messages.SUCCESS
+    )

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -130,6 +131,11 @@ class RegisteredModel(TrafficCounters):
     @property
     def model_version(self) -> str:
         return f"{self.slug}@{self.version}"
+
+    @property
+    def label_studio_url(self) -> str:
+        """What to paste into Label Studio's *Connect model* form."""
+        return f"{settings.HUB_PUBLIC_URL}/ml/{self.slug}"
 
     def set_protocol_password(self, password: str) -> None:
         self.protocol_password_hash = make_password(password)

@@ -185,8 +185,9 @@ def test_a_remapped_class_reaches_every_running_worker_at_once(live_hub: LiveHub
         assert answer["results"][0]["result"][0]["value"]["rectanglelabels"] == ["Truck"]
 
 
-def test_a_setup_that_brings_nothing_new_only_reads(client: Client) -> None:
+def test_a_setup_that_brings_nothing_new_only_reads(client: Client, settings: Any) -> None:
     """Label Studio calls /setup on every project page; a write would take SQLite's one write lock."""
+    settings.HUB_COUNTER_FLUSH_SECONDS = 3600  # traffic counts are batched off the request, as in production
     register("dummy", "examples.dummy.model.DummyModel")
     body = {"project": "7.1700000000", "schema": CFG, "hostname": "http://ls", "access_token": "t0ken"}
 
