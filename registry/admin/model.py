@@ -34,6 +34,8 @@ MODEL_SERVER_FIELDS = (
     "threshold",
     "request_extra",
 )
+# The model list's kind column: the kinds' full labels would not fit.
+KIND_SHORT = {"python": "Python", "http": "External (V7)", "ml_backend": "ML backend"}
 # What a model has only once it exists: left off the registration form.
 ADD_HIDDEN_FIELDSETS = ("Version", "Last check", "Counters")
 # Changing what runs makes a new model version, so Label Studio re-predicts with it.
@@ -137,14 +139,12 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
     write_only_fields = ("auth_secret", "protocol_password")
     list_display = (
         "name",
-        "kind",
-        "enabled",
+        "kind_short",
         "model_version_display",
-        "healthy",
-        "last_check_latency",
+        "health",
         "ls_url",
-        "predictions_total",
-        "errors_total",
+        "predictions",
+        "errors",
     )
     list_filter = ("kind", "enabled", HealthFilter)
     search_fields = ("name", "slug", "import_path", "url", "description")
@@ -177,7 +177,10 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
         ("Version", {"fields": ("version", "model_version_display")}),
         (
             "Last check",
-            {"fields": ("last_check_ok", "last_check_latency_ms", "last_check_error", "last_checked_at")},
+            {
+                "classes": ("collapse",),
+                "fields": ("last_check_ok", "last_check_latency_ms", "last_check_error", "last_checked_at"),
+            },
         ),
         (
             "Counters",
@@ -197,17 +200,32 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
         ),
     )
 
-    @admin.display(description="model_version")
+    @admin.display(description="version")
     def model_version_display(self, obj: RegisteredModel) -> str:
         return obj.model_version
-
-    @admin.display(boolean=True, description="healthy")
-    def healthy(self, obj: RegisteredModel) -> bool | None:
-        return obj.last_check_ok
 
     @admin.display(description="latency")
     def last_check_latency(self, obj: RegisteredModel) -> str:
         return "" if obj.last_check_latency_ms is None else f"{obj.last_check_latency_ms:.0f} ms"
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_short(self, obj: RegisteredModel) -> str:
+        return KIND_SHORT.get(obj.kind, obj.kind)
+
+    @admin.display(description="health", ordering="last_check_ok")
+    def health(self, obj: RegisteredModel) -> str:
+        state = {True: "OK", False: "failed", None: "not checked"}[obj.last_check_ok]
+        latency = self.last_check_latency(obj)
+        text = f"{state} · {latency}" if latency else state
+        return text if obj.enabled else f"{text} (disabled)"
+
+    @admin.display(description="predictions", ordering="predictions_total")
+    def predictions(self, obj: RegisteredModel) -> int:
+        return obj.predictions_total
+
+    @admin.display(description="errors", ordering="errors_total")
+    def errors(self, obj: RegisteredModel) -> int:
+        return obj.errors_total
 
     @admin.display(description="Label Studio URL")
     def ls_url(self, obj: RegisteredModel) -> str:

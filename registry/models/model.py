@@ -33,7 +33,11 @@ class RegisteredModel(TrafficCounters):
     """A model served by the Hub at ``/ml/<slug>``."""
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100, unique=True, help_text="The model's URL is /ml/<slug>.")
+    slug = models.SlugField(
+        max_length=100,
+        unique=True,
+        help_text="Part of the model's URL, which is /ml/ followed by the slug; fixed once saved.",
+    )
     kind = models.CharField(max_length=32, choices=backend_choices, default="python")
     import_path = models.CharField(
         max_length=300,

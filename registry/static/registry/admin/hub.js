@@ -76,10 +76,20 @@
       data: {
         labels: data.labels,
         datasets: data.series.map(function (series, index) {
-          return { label: series.name, data: series.values, borderColor: palette[index % palette.length], spanGaps: true };
+          // Ratios (every value within 0..1, e.g. accuracy) get their own axis beside counts and losses.
+          var ratio = series.values.every(function (v) { return v === null || (v >= 0 && v <= 1); });
+          return {
+            label: series.name, data: series.values, borderColor: palette[index % palette.length],
+            spanGaps: true, yAxisID: ratio ? "ratio" : "y"
+          };
         })
       },
-      options: Object.assign({}, common, { scales: { y: { beginAtZero: false } } })
+      options: Object.assign({}, common, {
+        scales: {
+          y: { beginAtZero: false, position: "left" },
+          ratio: { min: 0, max: 1, position: "right", grid: { drawOnChartArea: false } }
+        }
+      })
     });
   }
 
