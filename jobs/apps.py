@@ -9,3 +9,9 @@ class JobsConfig(AppConfig):
 
     name = "jobs"
     verbose_name = "Background jobs"
+
+    def ready(self) -> None:
+        from jobs.dashboard import preannotation_jobs_section
+        from registry.dashboard import register_job_section
+
+        register_job_section(preannotation_jobs_section)

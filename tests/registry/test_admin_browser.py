@@ -16,6 +16,7 @@ import requests
 from django.contrib.auth import get_user_model
 from PIL import Image, ImageDraw
 
+from jobs.models import PreannotationJob
 from registry.models import (
     ClassMapping,
     LabelStudioInstance,
@@ -87,6 +88,9 @@ def test_the_dashboard_shows_each_model_with_its_traffic_and_the_running_jobs(
     )
     link = ModelProject.objects.create(model=locked, project=project)
     TrainingJob.objects.create(model_project=link, status=TrainingJob.Status.RUNNING, progress=0.4)
+    PreannotationJob.objects.create(
+        model_project=link, status=PreannotationJob.Status.RUNNING, total=8, done=5, failed=1
+    )
 
     page.goto(f"{live_hub.url}/admin/")
     assert "WOW AI Hub" in page.title() and "WOW AI Hub" in page.inner_text("#site-name")
@@ -111,9 +115,11 @@ def test_the_dashboard_shows_each_model_with_its_traffic_and_the_running_jobs(
     # The copy button puts the URL on the clipboard.
     card.locator("button.hub-copy").click()
     assert page.evaluate("() => navigator.clipboard.readText()").endswith("/ml/dummy")
-    # The running training job, with its progress bar.
-    job = page.locator("table.hub-table tr", has_text="locked")
-    assert job.locator("progress").get_attribute("value") == "40"
+    # The running training and pre-annotation jobs, with their progress bars.
+    training = page.locator("section", has_text="Training jobs in progress").locator("tr", has_text="locked")
+    assert training.locator("progress").get_attribute("value") == "40"
+    preannotation = page.locator("section", has_text="Pre-annotation jobs in progress")
+    assert preannotation.locator("tr", has_text="locked").locator("progress").get_attribute("value") == "75"
     shot(page, "01-dashboard")
     assert_accessible(page, "dashboard")
 
