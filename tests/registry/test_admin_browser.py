@@ -126,7 +126,7 @@ def test_the_dashboard_shows_each_model_with_its_traffic_and_the_running_jobs(
 
 def test_an_external_model_is_registered_the_v7_way(page: Any, live_hub: LiveHub, detector: str) -> None:  # noqa: F811
     page.goto(f"{live_hub.url}/admin/registry/registeredmodel/add/")
-    assert "/ml/<slug>" in page.inner_text(".field-slug")  # the help text is not cut at "<slug>"
+    assert "/ml/<slug>. Fixed once saved." in page.inner_text("#id_slug_helptext")  # not cut at "<slug>"
     python_box = page.locator("fieldset.hub-kind-python")
     server_box = page.locator("fieldset.hub-kind-http")
     page.select_option("#id_kind", "python")

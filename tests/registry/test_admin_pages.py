@@ -73,6 +73,9 @@ def test_saving_a_registration_shows_the_url_to_paste(admin_client: Client) -> N
     model = RegisteredModel.objects.get(slug="text")
     assert response.redirect_chain[-1][0] == f"/admin/registry/registeredmodel/{model.pk}/change/"
     assert "Paste this URL into Label Studio (Connect model): http://localhost:9090/ml/text" in shown
+    page = response.content.decode()
+    # The read-only slug keeps its whole help text (a "<slug>" in it would be read as a tag and vanish).
+    assert "which is /ml/ followed by the slug; fixed once saved." in page
 
 
 def test_a_version_is_activated_from_the_model_page_by_those_who_may_change_it(admin_client: Client) -> None:
