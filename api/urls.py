@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from api import views
 
 urlpatterns = [
     path("token", views.TokenInfoApi.as_view(), name="api-token"),
+    path("", include("jobs.urls")),
 ]

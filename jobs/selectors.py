@@ -38,6 +38,7 @@ def preannotation_job_state(job: PreannotationJob, *, failures: int = 20) -> dic
         "started_at": job.started_at,
         "finished_at": job.finished_at,
         "heartbeat_at": job.heartbeat_at,
+        "worker": job.worker,
         "failures": [
             {"task": f.ls_task_id, "reason": f.reason} for f in job.failures.all()[: max(failures, 0)]
         ],
