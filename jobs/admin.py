@@ -106,7 +106,7 @@ class PreannotationJobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         job = get_object_or_404(
             PreannotationJob.objects.select_related("model_project__project__instance"), pk=job_id
         )
-        return JsonResponse(preannotation_job_state(job, failures=0))
+        return JsonResponse(preannotation_job_state(job, failures=5))
 
     def action_view(self, request: HttpRequest, job_id: int, action: str) -> HttpResponse:
         if request.method != "POST":
