@@ -132,9 +132,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         "DETECTOR_PORT": str(detector_port),
         "HUB_DATA_DIR": str(data),
         "HUB_TRAINING_DEBOUNCE_SECONDS": "1",
-        # A killed worker's job is given back after 6 s, and pre-annotation writes come in several
+        # A killed worker's job is given back after 10 s, and pre-annotation writes come in several
         # imports, so a job lasts long enough to be watched and interrupted.
-        "HUB_JOB_STALE_SECONDS": "6",
+        "HUB_JOB_STALE_SECONDS": "10",
         "HUB_PREANNOTATION_WRITE_SIZE": "250",
     }
     for key in ("DATABASE_URL", "CELERY_BROKER_URL", "HUB_BROKER_DIR"):
