@@ -18,9 +18,10 @@ import atexit
 import logging
 import threading
 import time
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -29,7 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from registry.models import ClassMapping, ModelProject, RegisteredModel, TrafficMinute
-from registry.models.traffic import latency_field
+from registry.models.traffic import LATENCY_EDGES_MS, LATENCY_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +43,28 @@ class PendingCounts:
     seen_at: datetime | None = None
 
 
+# The rollup's columns, in the order of PendingMinute.counts: a list of ints is the cheapest thing to add
+# to on every protocol call.
+MINUTE_FIELDS = ("requests", "errors", "tasks", "task_errors", *LATENCY_FIELDS)
+REQUESTS, ERRORS, TASKS, TASK_ERRORS, FIRST_LATENCY = range(5)
+
+
 @dataclass
 class PendingMinute:
-    added: Counter[str] = field(default_factory=Counter)
+    counts: list[int] = field(default_factory=lambda: [0] * len(MINUTE_FIELDS))
     last_error: str = ""
+
+
+_minute_now: tuple[int, datetime] = (0, datetime.min)
+
+
+def _this_minute() -> datetime:
+    """The current minute (UTC), built once a minute rather than on every call."""
+    global _minute_now
+    number = int(time.time() // 60)
+    if _minute_now[0] != number:
+        _minute_now = (number, datetime.fromtimestamp(number * 60, tz=UTC))
+    return _minute_now[1]
 
 
 # How often a worker deletes rollup rows past their retention (any worker may; the delete is idempotent).
@@ -73,20 +92,23 @@ class CounterBuffer:
             if isinstance(row, ModelProject):
                 pending.seen_at = now
             else:  # a model's tasks also go into its minute of the rollup
-                tasks = {
-                    "tasks": counts.get("predictions_total", 0),
-                    "task_errors": counts.get("errors_total", 0),
-                }
-                self._add_minute(row.pk, now, tasks, last_error)
+                minute = self._minute(row.pk, now.replace(second=0, microsecond=0))
+                minute.counts[TASKS] += counts.get("predictions_total", 0)
+                minute.counts[TASK_ERRORS] += counts.get("errors_total", 0)
+                if last_error:
+                    minute.last_error = last_error[:2000]
         self._written_soon()
 
     def add_request(self, model_id: int, *, failed: bool, predict_seconds: float | None) -> None:
         """One protocol call of a model, for its minute of the rollup; /predict calls give their duration."""
-        counts = {"requests": 1, "errors": int(failed)}
-        if predict_seconds is not None:
-            counts[latency_field(predict_seconds)] = 1
+        key = (model_id, _this_minute())
         with self._lock:
-            self._add_minute(model_id, timezone.now(), counts, "")
+            minute = self._minutes.get(key) or self._minute(*key)
+            minute.counts[REQUESTS] += 1
+            if failed:
+                minute.counts[ERRORS] += 1
+            if predict_seconds is not None:
+                minute.counts[FIRST_LATENCY + bisect_left(LATENCY_EDGES_MS, predict_seconds * 1000)] += 1
         self._written_soon()
 
     def add_class_results(self, link_id: int, results: Counter[str]) -> None:
@@ -96,20 +118,22 @@ class CounterBuffer:
                 self._class_results[(link_id, name)] = self._class_results.get((link_id, name), 0) + n
         self._written_soon()
 
-    def _add_minute(self, model_id: int, now: datetime, counts: dict[str, int], last_error: str) -> None:
-        minute = self._minutes.setdefault((model_id, now.replace(second=0, microsecond=0)), PendingMinute())
-        minute.added.update({name: n for name, n in counts.items() if n})
-        if last_error:
-            minute.last_error = last_error[:2000]
+    def _minute(self, model_id: int, minute: datetime) -> PendingMinute:
+        """The pending counts of a model's minute (the caller holds the lock)."""
+        pending = self._minutes.get((model_id, minute))
+        if pending is None:
+            pending = self._minutes[(model_id, minute)] = PendingMinute()
+        return pending
 
     def _written_soon(self) -> None:
         if settings.HUB_COUNTER_FLUSH_SECONDS <= 0:
             self.flush()
             return
-        with self._lock:
-            if self._flusher is None:
-                self._flusher = threading.Thread(target=self._run, name="hub-counters", daemon=True)
-                self._flusher.start()
+        if self._flusher is None:
+            with self._lock:
+                if self._flusher is None:
+                    self._flusher = threading.Thread(target=self._run, name="hub-counters", daemon=True)
+                    self._flusher.start()
 
     def flush(self) -> None:
         with self._lock:
@@ -156,10 +180,12 @@ class CounterBuffer:
             self._restore_minutes(minutes)
             raise
         try:
-            for (pk, minute), counts in list(minutes.items()):
-                changes: dict[str, Any] = {name: F(name) + n for name, n in counts.added.items()}
-                if counts.last_error:
-                    changes["last_error"] = counts.last_error
+            for (pk, minute), pending in list(minutes.items()):
+                changes: dict[str, Any] = {
+                    name: F(name) + n for name, n in zip(MINUTE_FIELDS, pending.counts, strict=True) if n
+                }
+                if pending.last_error:
+                    changes["last_error"] = pending.last_error
                 if pk in live and changes:
                     TrafficMinute.objects.filter(model_id=pk, minute=minute).update(**changes)
                 del minutes[(pk, minute)]
@@ -192,8 +218,8 @@ class CounterBuffer:
     def _restore_minutes(self, unwritten: dict[MinuteKey, PendingMinute]) -> None:
         with self._lock:
             for key, counts in unwritten.items():
-                pending = self._minutes.setdefault(key, PendingMinute())
-                pending.added.update(counts.added)
+                pending = self._minute(*key)
+                pending.counts = [a + b for a, b in zip(pending.counts, counts.counts, strict=True)]
                 pending.last_error = pending.last_error or counts.last_error
 
     def _restore(self, unwritten: dict[tuple[type[Any], int], PendingCounts]) -> None:

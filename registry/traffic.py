@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from hubsite.metrics import protocol_call_finished
+from hubsite.metrics import observe_protocol_calls
 from registry.counters import counter_buffer
 from registry.hot_path import cached_model
 from registry.models import LATENCY_EDGES_MS, LATENCY_FIELDS, TrafficMinute
@@ -18,7 +18,7 @@ from registry.models import LATENCY_EDGES_MS, LATENCY_FIELDS, TrafficMinute
 SUMMED = ("requests", "errors", "tasks", "task_errors", *LATENCY_FIELDS)
 
 
-def _record_call(sender: Any, *, model: str, endpoint: str, status: int, seconds: float, **_: Any) -> None:
+def _record_call(model: str, endpoint: str, status: int, seconds: float) -> None:
     row = cached_model(model)
     if row is not None:
         counter_buffer.add_request(
@@ -27,7 +27,7 @@ def _record_call(sender: Any, *, model: str, endpoint: str, status: int, seconds
 
 
 def connect() -> None:
-    protocol_call_finished.connect(_record_call, dispatch_uid="traffic-rollup")
+    observe_protocol_calls(_record_call)
 
 
 def latency_percentile(counts: list[int], quantile: float) -> float | None:

@@ -48,12 +48,3 @@ class TrafficMinute(models.Model):
     @property
     def latency_counts(self) -> list[int]:
         return [getattr(self, name) for name in LATENCY_FIELDS]
-
-
-def latency_field(seconds: float) -> str:
-    """The histogram column a /predict of this duration counts in."""
-    ms = seconds * 1000
-    for edge, name in zip(LATENCY_EDGES_MS, LATENCY_FIELDS, strict=False):
-        if ms <= edge:
-            return name
-    return LATENCY_FIELDS[-1]
