@@ -6,7 +6,7 @@ PORT ?= 9090
 
 E2E_VENV ?= .e2e/ls-venv
 
-.PHONY: run test mutations e2e axe lint format bench bench-tools bench-overhead bench-fanout bench-throughput bench-scaling bench-floors clean
+.PHONY: run test mutations e2e axe lint format bench bench-tools bench-overhead bench-fanout bench-throughput bench-scaling bench-floors bench-isolation clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,9 @@ bench-overhead: $(VENV)/.dev bench-tools
 
 bench-fanout: $(VENV)/.dev
 	$(PY) bench/fanout.py
+
+bench-isolation: $(VENV)/.dev
+	$(PY) bench/isolation.py
 
 PEER_PORT ?= 9190
 # Runs the benchmark script $(1) beside the peer served from PEER_SOURCE (bench/peer.py), or alone.

@@ -50,11 +50,12 @@ def running_hub(
     setup: Callable[[dict[str, str]], None] | None = None,
     env_overrides: dict[str, str] | None = None,
     log: Path | None = None,
+    extra_args: list[str] | None = None,
 ) -> Iterator[str]:
     """Migrate a scratch SQLite Hub, register ``(slug, import_path)`` Python models (and whatever
     ``setup`` does with the Hub's environment), serve it; yield its URL. ``env_overrides`` give the
-    Hub services of its own (a ``DATABASE_URL``, a ``CELERY_BROKER_URL``) or other settings; gunicorn's
-    output goes to ``log`` if given."""
+    Hub services of its own (a ``DATABASE_URL``, a ``CELERY_BROKER_URL``) or other settings;
+    ``extra_args`` go to gunicorn after the config file's; its output goes to ``log`` if given."""
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as data_dir:
         env = {**os.environ, "HUB_DATA_DIR": data_dir, "GUNICORN_ACCESS_LOG": "", "LOG_LEVEL": "WARNING"}
         env.pop("DATABASE_URL", None)
@@ -89,6 +90,7 @@ def running_hub(
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
+                *(extra_args or []),
             ],
             cwd=REPO_ROOT,
             env=env,

@@ -94,7 +94,7 @@ def main() -> None:
     args = peer_benchmark_arguments(__doc__.splitlines()[0], seconds=10.0)
     require_wrk()
     workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
-    threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+    threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 
     rows: list[dict[str, Any]] = []
     for name, app in FLOOR_APPS:

@@ -2,7 +2,7 @@
 running the same dummy model, under gunicorn with the Hub's worker and thread counts.
 
 Usage: python bench/peer.py --source <git dir of a fetched HumanSignal/label-studio-ml-backend>
-                            [--port 9190] [--workers 2] [--threads 4]
+                            [--port 9190] [--workers 2] [--threads 32]
 The first run builds bench/.peer/ (ignored by git): a virtualenv with the peer's dependencies from
 PyPI and the SDK exported from the fetched copy, which is never committed. Serves until Ctrl-C.
 """
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--source", required=True, help="the fetched repository's git directory")
     parser.add_argument("--port", type=int, default=9190)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=32)  # the Hub's GUNICORN_THREADS default
     args = parser.parse_args()
     python = build(args.source)
     env = {**os.environ, "MODEL_DIR": str(PEER_DIR / "model-cache"), "LOG_LEVEL": "WARNING"}

@@ -46,6 +46,24 @@ class ModelBadOutput(HubError):
     default_code = "model_bad_output"
 
 
+class ModelBusy(HubError):
+    """The model holds its whole share of the worker (inference/admission.py): retry after ``wait`` s,
+    which DRF's handler sends as ``Retry-After``."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "model_busy"
+
+    def __init__(self, detail: str, wait: int) -> None:
+        super().__init__(detail)
+        self.wait = wait
+
+
+class HubBusy(ModelBusy):
+    """Every model together holds the worker's whole predict capacity: retry after ``wait`` s."""
+
+    default_code = "hub_busy"
+
+
 class DatabaseUnavailable(HubError):
     """The database is down or restarting: the client may retry; nothing was half-done for it to undo."""
 

@@ -12,9 +12,11 @@ if metrics_dir_made_here:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hub-metrics-")
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '9090')}"  # noqa: S104 - a server
-# One process per core; threads let a worker wait on several model calls at once.
+# One process per core. Threads let a worker wait on many model calls at once: a request parked on a
+# busy model server costs a thread and no CPU, and admission control (inference/admission.py) keeps
+# any one model, and all of them together, from holding the threads /health and the others need.
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 worker_class = "gthread"
 # Each worker listens on a socket of its own and the kernel spreads new connections over them. On one
 # shared socket, whichever worker wakes first may accept every connection a client opens, and keep-alive
@@ -37,13 +39,17 @@ def post_worker_init(worker: Any) -> None:
     """Freeze what the loaded app holds out of the garbage collector's sight. A full collection walked
     every object Django, DRF and the SDK made at start-up: 75-92 ms with the whole worker stopped, five
     times in 6 s at concurrency 16, which was most of the p99 of /predict. Frozen, a full collection
-    takes about 5 ms."""
+    takes about 5 ms. Then tell admission control how many threads the worker has."""
     import gc
 
     from django.urls import get_resolver
 
+    from inference.admission import admission
+
     get_resolver().url_patterns  # noqa: B018 - imports the URL conf and every view, before the freeze
     gc.freeze()
+    # Admission control counts the threads this worker really has (--threads may override the env).
+    admission.threads = worker.cfg.threads
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 from hubsite.data_dir import private_dir, private_sqlite, write_private_text
 
@@ -206,6 +207,22 @@ HUB_MAX_UPSTREAM_RESPONSE_BYTES = env.int("HUB_MAX_UPSTREAM_RESPONSE_BYTES", def
 # the cool-down, then lets one probe call through (success closes the breaker, failure re-opens it).
 HUB_BREAKER_FAILURES = env.int("HUB_BREAKER_FAILURES", default=5)
 HUB_BREAKER_COOLDOWN_SECONDS = env.float("HUB_BREAKER_COOLDOWN_SECONDS", default=10.0)
+# Serving capacity per worker (inference/admission.py). GUNICORN_THREADS is what hubsite/gunicorn.conf.py
+# serves with; HUB_CONTROL_THREADS of them are never given to /predict, so /health, /setup, /webhook and
+# the admin always find one; one model holds at most HUB_MODEL_SHARE of the rest, running plus waiting.
+# A /predict beyond that is answered 503 at once, with Retry-After: HUB_BUSY_RETRY_AFTER_SECONDS.
+HUB_SERVING_THREADS = env.int("GUNICORN_THREADS", default=32)
+HUB_CONTROL_THREADS = env.int("HUB_CONTROL_THREADS", default=4)
+HUB_MODEL_SHARE = env.float("HUB_MODEL_SHARE", default=0.5)
+HUB_BUSY_RETRY_AFTER_SECONDS = env.int("HUB_BUSY_RETRY_AFTER_SECONDS", default=1)
+if HUB_SERVING_THREADS <= HUB_CONTROL_THREADS:
+    raise ImproperlyConfigured(
+        f"GUNICORN_THREADS ({HUB_SERVING_THREADS}) must be more than HUB_CONTROL_THREADS "
+        f"({HUB_CONTROL_THREADS}): the threads kept for the control plane would leave none for /predict."
+    )
+# A call waits for a place in its model server's bulkhead (max_concurrency) at most the longer of this
+# and the model's timeout, then its task fails as busy: with the call itself, twice the model's timeout.
+HUB_BULKHEAD_WAIT_SECONDS = env.float("HUB_BULKHEAD_WAIT_SECONDS", default=30.0)
 # Where media may come from (task data names it, so it is untrusted; see registry/egress.py). Always
 # from the project's Label Studio (its base URL's host and port, even on loopback or a private network);
 # from public addresses unless HUB_MEDIA_ALLOW_PUBLIC=false; and from the hosts listed in

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inference import services
+from inference.admission import admission
 from inference.auth import ModelCallerAllowed, ModelCredentials
 from inference.serializers import (
     ErrorSerializer,
@@ -40,7 +41,8 @@ _FAILURES = {
     404: "No model is registered under this slug (or no such training job).",
     500: "The model could not be loaded or failed.",
     502: "The model server answered off its contract.",
-    503: "The model is disabled, or its server cannot be reached.",
+    503: "The model is disabled, its server cannot be reached, or it holds its whole share of the Hub"
+    " (model_busy, hub_busy: retry after Retry-After).",
     504: "The model server did not answer in time.",
 }
 
@@ -111,14 +113,16 @@ class PredictApi(ProtocolApi):
         responses={200: PredictOutputSerializer, **_failures(400, 401, 404, 500, 502, 503, 504)},
     )
     def post(self, request: Request, slug: str, key: str | None = None) -> Response:
-        data = _valid(PredictInputSerializer, request)
-        results = services.model_predict(
-            slug=slug,
-            tasks=data["tasks"],
-            uid=data.get("project"),
-            label_config=data.get("label_config"),
-            params=data.get("params") or {},
-        )
+        # Admitted before the body is even parsed: a model over its share costs the worker nothing.
+        with admission.admit(slug):
+            data = _valid(PredictInputSerializer, request)
+            results = services.model_predict(
+                slug=slug,
+                tasks=data["tasks"],
+                uid=data.get("project"),
+                label_config=data.get("label_config"),
+                params=data.get("params") or {},
+            )
         return Response({"results": results})
 
 

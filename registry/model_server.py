@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from hubsite.errors import CircuitOpen
+from hubsite.errors import CircuitOpen, ModelBusy
 from registry.clients import request_json, session_for
 from registry.models import AuthMethod, RegisteredModel
 
@@ -22,13 +22,25 @@ _bulkheads_lock = threading.Lock()
 
 @contextmanager
 def bulkhead(model: RegisteredModel) -> Iterator[None]:
-    """At most ``max_concurrency`` calls to one model server in flight per worker, across requests,
-    so that one slow server cannot take every thread of the worker."""
+    """At most ``max_concurrency`` calls to one model server in flight per worker, across requests.
+    A call waits for a place at most the longer of ``HUB_BULKHEAD_WAIT_SECONDS`` and the model's
+    timeout (the most a call ahead of it may take, so that a batch's own calls never fail each other),
+    then fails with ModelBusy. How many requests may wait here at all is admission control's
+    (inference/admission.py)."""
     key = (model.pk, model.max_concurrency)
     with _bulkheads_lock:
         semaphore = _bulkheads.setdefault(key, threading.BoundedSemaphore(model.max_concurrency))
-    with semaphore:
+    patience = max(settings.HUB_BULKHEAD_WAIT_SECONDS, model.timeout_seconds)
+    if not semaphore.acquire(timeout=patience):
+        raise ModelBusy(
+            f"Model {model.slug} is busy: no place among its {model.max_concurrency} concurrent calls "
+            f"came free within {patience:g} s.",
+            wait=settings.HUB_BUSY_RETRY_AFTER_SECONDS,
+        )
+    try:
         yield
+    finally:
+        semaphore.release()
 
 
 @dataclass
@@ -76,6 +88,12 @@ class CircuitBreaker:
                 self.probing = True
         try:
             yield
+        except ModelBusy:
+            # The call never reached the server: nothing to learn about it.
+            if probe:
+                with self._lock:
+                    self.probing = False
+            raise
         except Exception as exc:
             self._ended(probe, failure=str(getattr(exc, "detail", exc)) or type(exc).__name__)
             raise

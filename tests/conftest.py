@@ -142,23 +142,21 @@ class LiveHub:
     log: Path  # gunicorn's stdout and stderr: its access log and the Hub's own log lines
 
 
-@pytest.fixture(scope="session")
-def live_hub(
-    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def gunicorn_hub(
+    log: Path, marker: Path, database_url: str, workers: int = 2, **env_overrides: str
 ) -> Iterator[LiveHub]:
-    """The Hub under gunicorn on loopback, on the test database."""
+    """The Hub under gunicorn with the production config file on loopback, on ``database_url`` (the
+    test database's, ``url_of_test_database()``); ``env_overrides`` change its settings."""
     port = free_port()
-    marker = tmp_path_factory.mktemp("marker") / "constructed"
-    with django_db_blocker.unblock():
-        database_url = url_of_test_database()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "HUB_DATA_DIR": str(settings.DATA_DIR),
         "HUB_TEST_CONSTRUCTION_MARKER": str(marker),
         "DB_CONN_MAX_AGE": "0",
+        **env_overrides,
     }
-    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(
             # The production config file, with the address and size of a test server.
@@ -172,7 +170,7 @@ def live_hub(
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
-                "2",
+                str(workers),
             ],
             cwd=REPO_ROOT,
             env=env,
@@ -191,9 +189,24 @@ def live_hub(
             process.kill()
             pytest.fail(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
-    yield LiveHub(url=url, marker=marker, log=log)
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        yield LiveHub(url=url, marker=marker, log=log)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_hub(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveHub]:
+    """The Hub under gunicorn on loopback, on the test database."""
+    marker = tmp_path_factory.mktemp("marker") / "constructed"
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    with django_db_blocker.unblock():
+        database_url = url_of_test_database()
+    with gunicorn_hub(log, marker, database_url) as hub:
+        yield hub
 
 
 @pytest.fixture(params=["django", "live"])

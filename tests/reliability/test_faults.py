@@ -27,6 +27,9 @@ breaker open           no call: HUB_BREAKER_FAILURES failed calls  503 {"code": 
 after the cool-down    one probe call; the others still refused    the probe's task as above; its
                                                                    success closes the breaker, its
                                                                    failure opens it again
+busy (bulkhead full)   a call waits its timeout (at least 30 s)    200, empty; "is busy" (not counted
+                       for a place among ``max_concurrency``       by the breaker; tests/reliability/
+                                                                   test_isolation.py)
 =====================  ==========================================  =====================================
 
 Calls to one model server go through its own pooled session and bulkhead (at most
