@@ -117,7 +117,7 @@ def init_backend(directory: Path, script: Path, *, force: bool, class_name: str 
     slug = slug_for(directory)
     shutil.copyfile(script, directory / "model.py")
     files = {
-        "requirements.txt": "# Libraries model.py imports besides the Hub (which provides inference.sdk).\n",
+        "requirements.txt": "# Libraries model.py imports besides the Hub (which provides wow_ai_hub).\n",
         "Dockerfile": DOCKERFILE,
         "docker-compose.yml": COMPOSE,
         "README.md": README.format(slug=slug, cls=classes[0], script=script.name, directory=directory),

@@ -197,6 +197,9 @@ HUB_OUTBOUND_TIMEOUT = (
     env.float("HUB_OUTBOUND_CONNECT_TIMEOUT", default=2.0),
     env.float("HUB_OUTBOUND_READ_TIMEOUT", default=25.0),
 )
+# Label Studio's local storage: SDK models read /data/local-files/?d=<path> and plain paths from disk
+# only under this folder (the same variable as Label Studio's); unset, no file path is read.
+LOCAL_FILES_DOCUMENT_ROOT = env.str("LOCAL_FILES_DOCUMENT_ROOT", default="")
 HUB_MAX_MEDIA_BYTES = env.int("HUB_MAX_MEDIA_BYTES", default=50 * 1024 * 1024)
 # Images: the largest one a task may name, and the pixels one worker holds decoded at once (an image
 # is decoded only to turn it upright by its EXIF orientation; beyond the budget the task gets an error).

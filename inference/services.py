@@ -30,18 +30,21 @@ from registry.services import (
     project_record_setup,
     webhook_event_store,
 )
+from wow_ai_hub.events import DEFAULT_TRAIN_EVENTS
 
-# Events that change what a model should learn; the rest of Label Studio's chatter is acknowledged only.
-LEARNING_ACTIONS = frozenset(
-    {
-        "ANNOTATION_CREATED",
-        "ANNOTATIONS_CREATED",
-        "ANNOTATION_UPDATED",
-        "ANNOTATION_DELETED",
-        "ANNOTATIONS_DELETED",
-        "START_TRAINING",
-    }
-)
+
+def _stored_events(model: RegisteredModel) -> frozenset[str]:
+    """The events kept for a model: those that keep its training set (the default list) and those its
+    class names; the rest of Label Studio's chatter is acknowledged only."""
+    declared = getattr(_runner(model), "train_events", None)
+    return frozenset(DEFAULT_TRAIN_EVENTS) | frozenset(declared(model) if declared else ())
+
+
+def _served_version(model: RegisteredModel, link: ModelProject | None) -> str:
+    """The version /setup, /predict and /versions report: the model's own when it names one
+    (SDK models), else the Hub's ``<slug>@<version>``."""
+    own = getattr(_runner(model), "own_version", None)
+    return (own(model, link) if own else None) or (link.model_version if link else model.model_version)
 
 
 def _parse_config(label_config: str) -> ParsedConfig:
@@ -99,10 +102,10 @@ def model_setup(
         model_project_set_extra_params(link=link, extra_params=extra_params)
         if _runner(model).uses_class_mappings:
             class_mappings_ensure(link=link, parsed=parsed)
-        return link.model_version
+        return _served_version(model, link)
     if schema:
         _parse_config(schema)
-    return model.model_version
+    return _served_version(model, None)
 
 
 def _finish_prediction(prediction: Prediction, check: RegionCheck, version: str) -> tuple[Prediction, int]:
@@ -155,7 +158,7 @@ def model_predict_outcome(
             _class_mappings_ensure_once(link, parsed, label_config)
     if not label_config or parsed is None:
         parsed, label_config = {}, label_config or "<View></View>"
-    version = link.model_version if link else model.model_version
+    version = _served_version(model, link)
     state = state_stamp(link.pk) if link else ""
     context = params.get("context")
     # Interactive calls depend on the user's clicks: always computed.
@@ -200,6 +203,7 @@ def model_predict_outcome(
             raise
     if run.errors:
         TASK_ERRORS.labels(model.slug).inc(run.errors)
+    version = run.model_version or version  # a version the model named while it was being built
 
     computed: dict[int, list[Prediction]] = {}
     dropped_total = run.dropped
@@ -251,7 +255,7 @@ def model_webhook(*, slug: str, action: str, payload: dict[str, Any]) -> tuple[i
     """Store learning events before acknowledging them and ask for one (debounced) training run;
     acknowledge everything else at once. The work itself happens on a worker."""
     model = registered_model_get(slug=slug)
-    if action not in LEARNING_ACTIONS:
+    if action not in _stored_events(model):
         return 200, {"status": "Unknown event", "action": action}
     project_payload = payload.get("project") if isinstance(payload.get("project"), dict) else None
     uid = _project_uid_from_payload(project_payload)
@@ -316,7 +320,9 @@ def model_versions(*, slug: str) -> list[str]:
     trained = (
         ModelVersion.objects.filter(model_project__model=model).values_list("number", flat=True).distinct()
     )
-    return [model.model_version] + [f"{model.model_version}.{n}" for n in sorted(set(trained))]
+    hub = [model.model_version] + [f"{model.model_version}.{n}" for n in sorted(set(trained))]
+    own = getattr(_runner(model), "own_versions", None)
+    return hub + [version for version in (own(model) if own else []) if version not in hub]
 
 
 def model_metrics(*, slug: str) -> dict[str, Any]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -16,8 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from hubsite.errors import DATABASE_DOWN
-from inference.runners.python import DatabaseStateStore, build_instance
-from inference.sdk.model import JobCancelled
+from inference.runners.python import DatabaseStateStore, build_instance, train_output_of
 from registry.audit import audit_record
 from registry.hot_path import state_stamp_renew
 from registry.jobs import job_publish, training_request
@@ -31,20 +32,19 @@ from registry.models import (
     TrainingJob,
     WebhookEvent,
 )
+from wow_ai_hub.events import ANNOTATION_DELETES, ANNOTATION_UPSERTS, DEFAULT_TRAIN_EVENTS, START_TRAINING
+from wow_ai_hub.model import JobCancelled, call_accepting, uses_classic_fit
 
 logger = logging.getLogger(__name__)
-
-ANNOTATION_UPSERTS = {"ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED"}
-ANNOTATION_DELETES = {"ANNOTATION_DELETED", "ANNOTATIONS_DELETED"}
 
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value] if value else []
 
 
-def events_apply(link: ModelProject) -> WebhookEvent | None:
-    """Apply the link's unprocessed events, oldest first, to its project's annotations; the last one."""
-    last = None
+def events_apply(link: ModelProject) -> list[WebhookEvent]:
+    """Apply the link's unprocessed events, oldest first, to its project's annotations; all of them."""
+    applied = []
     events = WebhookEvent.objects.filter(model=link.model, project=link.project, processed_at__isnull=True)
     for event in events.order_by("received_at", "pk"):
         payload = event.payload
@@ -73,8 +73,30 @@ def events_apply(link: ModelProject) -> WebhookEvent | None:
             ids = [a["id"] for a in deleted if isinstance(a, dict) and isinstance(a.get("id"), int)]
             Annotation.objects.filter(project=link.project, ls_annotation_id__in=ids).delete()
         WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())
-        last = event
-    return last
+        applied.append(event)
+    return applied
+
+
+def annotated_tasks(link: ModelProject) -> list[dict[str, Any]]:
+    """The project's annotated tasks as the classic ``fit(completions, workdir)`` takes them: each task
+    with its ``data`` and its ``annotations`` (also under their old name, ``completions``)."""
+    tasks: dict[Any, dict[str, Any]] = {}
+    for annotation in Annotation.objects.filter(project=link.project).order_by("pk"):
+        key = (
+            annotation.ls_task_id if annotation.ls_task_id is not None else f"a{annotation.ls_annotation_id}"
+        )
+        task = tasks.setdefault(
+            key, {"id": annotation.ls_task_id, "data": annotation.task_data, "annotations": []}
+        )
+        task["annotations"].append({"id": annotation.ls_annotation_id, "result": annotation.result})
+    for task in tasks.values():
+        task["completions"] = task["annotations"]
+    return list(tasks.values())
+
+
+def training_workdir(job: TrainingJob, link: ModelProject) -> Path:
+    """The folder a classic ``fit`` writes its checkpoints to, kept with the version it makes."""
+    return settings.DATA_DIR / "training" / link.model.slug / f"project-{link.project_id}" / f"job-{job.pk}"
 
 
 class _JobLog(logging.Handler):
@@ -149,13 +171,10 @@ Trainer = Callable[[TrainingJob, ModelProject, Progress], Any]
 
 
 def _fit_python_model(job: TrainingJob, link: ModelProject, progress: Progress) -> Any:
-    """Apply the stored events to the project's annotations and call the model's ``fit`` with them;
-    what ``fit`` returns (not None) becomes a new version."""
-    last_event = events_apply(link)
-    annotations = [a.as_fit_data() for a in Annotation.objects.filter(project=link.project).order_by("pk")]
-    event = last_event.action if last_event and job.trigger == TrainingJob.Trigger.EVENT else "START_TRAINING"
-    data = {**(last_event.payload if last_event else {}), "annotations": annotations}
-    logger.info("Training %s on %d annotations (%s)", link, len(annotations), event)
+    """Apply the stored events to the project's annotations, deliver the other events the model asked
+    for one by one, then call ``fit`` once with the annotations; the last result that is not None
+    becomes a new version. A classic ``fit(completions, workdir)`` gets the annotated tasks and a folder."""
+    events = events_apply(link)
     instance = build_instance(
         link.model,
         state=DatabaseStateStore(link.pk),
@@ -164,8 +183,41 @@ def _fit_python_model(job: TrainingJob, link: ModelProject, progress: Progress) 
         parsed_config=link.project.parsed_label_config,
         link_id=link.pk,
         progress=progress,
+        train_output=train_output_of(link),
     )
-    return instance.fit(event, data)
+    if uses_classic_fit(type(instance)):
+        return _fit_classic(instance, job, link)
+    result = None
+    for event in events:
+        if event.action not in DEFAULT_TRAIN_EVENTS:  # one the model's class asked for
+            delivered = instance.process_event(event.action, event.payload, job.pk, {})
+            result = delivered if delivered is not None else result
+    learning = [e for e in events if e.action in DEFAULT_TRAIN_EVENTS]
+    if not learning and job.trigger == TrainingJob.Trigger.EVENT:
+        return result
+    last = learning[-1] if learning else None
+    annotations = [a.as_fit_data() for a in Annotation.objects.filter(project=link.project).order_by("pk")]
+    action = last.action if last and job.trigger == TrainingJob.Trigger.EVENT else START_TRAINING
+    data = {**(last.payload if last else {}), "annotations": annotations}
+    logger.info("Training %s on %d annotations (%s)", link, len(annotations), action)
+    fitted = instance.process_event(action, data, job.pk, {})
+    return fitted if fitted is not None else result
+
+
+def _fit_classic(instance: Any, job: TrainingJob, link: ModelProject) -> Any:
+    """``fit(completions, workdir=None, **kwargs)``: a folder of its own for this run, removed when
+    the run makes no version."""
+    tasks = annotated_tasks(link)
+    workdir = training_workdir(job, link)
+    workdir.mkdir(parents=True, exist_ok=True)
+    logger.info("Training %s on %d annotated tasks in %s", link, len(tasks), workdir)
+    result = None
+    try:
+        result = call_accepting(instance.fit, tasks, workdir=str(workdir))
+    finally:
+        if result is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return result
 
 
 def _forward_to_backend(job: TrainingJob, link: ModelProject, progress: Progress) -> None:

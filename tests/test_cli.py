@@ -182,7 +182,7 @@ def test_start_with_basic_auth_refuses_requests_without_it(start_backend: Any) -
 def test_start_names_a_missing_requirement(tmp_path: Path) -> None:
     script = tmp_path / "needs.py"
     script.write_text(
-        "import totally_missing_lib\nfrom inference.sdk import WOWAIHUB\n\n\nclass Needs(WOWAIHUB):\n    pass\n"
+        "import totally_missing_lib\nfrom wow_ai_hub import WOWAIHUB\n\n\nclass Needs(WOWAIHUB):\n    pass\n"
     )
     assert run("init", str(tmp_path / "b"), "--script", str(script)).returncode == 0
     done = run("start", str(tmp_path / "b"), "-p", str(free_port()))

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from inference.sdk import WOWAIHUB
+from wow_ai_hub import WOWAIHUB
 
 RATE = 16000
 FRAME_SECONDS = 0.02

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inference.sdk import WOWAIHUB
+from wow_ai_hub import WOWAIHUB
 
 
 class DummyModel(WOWAIHUB):

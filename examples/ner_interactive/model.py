@@ -8,7 +8,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Any
 
-from inference.sdk import WOWAIHUB
+from wow_ai_hub import WOWAIHUB
 
 Span = tuple[int, int, str, str]  # start, end, text, label
 

@@ -11,7 +11,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from inference.sdk import WOWAIHUB
+from wow_ai_hub import WOWAIHUB
 
 SEED_FILE = Path(__file__).with_name("seed.csv")
 

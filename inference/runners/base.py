@@ -37,6 +37,7 @@ class RunResult:
     failed: frozenset[int] = frozenset()  # indexes of those tasks (their answers are not cached)
     reasons: dict[int, str] = field(default_factory=dict)  # why each of them failed
     class_results: Counter[str] = field(default_factory=Counter)  # results per model class, mapped or not
+    model_version: str | None = None  # the version the model named itself, if it did (SDK models)
 
 
 class Runner(ModelBackend, Protocol):

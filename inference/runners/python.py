@@ -16,11 +16,13 @@ from inference.media import MediaError
 from inference.predictions import normalize_model_output
 from inference.runners.base import PredictCall, Prediction, RunResult
 from inference.runners.instance_cache import InstanceCache
-from inference.sdk.binding import HubBinding, bound
-from inference.sdk.state import MemoryStateStore, StateStore
 from registry.backends import CheckResult, register_backend
 from registry.label_config import config_hash
-from registry.models import ModelProject, ModelState, RegisteredModel
+from registry.models import ModelProject, ModelState, ModelVersion, RegisteredModel
+from wow_ai_hub.binding import HubBinding, bound
+from wow_ai_hub.events import DEFAULT_TRAIN_EVENTS
+from wow_ai_hub.model import declared_model_version
+from wow_ai_hub.state import MemoryStateStore, StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,18 @@ def label_studio_of(link_id: int) -> tuple[str, str, bool] | None:
     return instance.base_url, instance.token, instance.address_trusted
 
 
+def train_output_of(link: ModelProject) -> dict[str, Any]:
+    """What the fit that made the project's version in use returned ({} before any training)."""
+    if not link.active_version:
+        return {}
+    metrics = (
+        ModelVersion.objects.filter(model_project=link, number=link.active_version)
+        .values_list("metrics", flat=True)
+        .first()
+    )
+    return metrics if isinstance(metrics, dict) else {}
+
+
 def build_instance(
     model: RegisteredModel,
     *,
@@ -81,6 +95,7 @@ def build_instance(
     link_id: int | None = None,
     progress: Callable[[float, str], None] | None = None,
     model_version: str | None = None,
+    train_output: dict[str, Any] | None = None,
 ) -> Any:
     cls = load_model_class(model)
     binding = HubBinding(
@@ -90,6 +105,7 @@ def build_instance(
         parsed_label_config=parsed_config,
         label_studio=(lambda: label_studio_of(link_id)) if link_id else None,
         progress=progress,
+        train_output=train_output or {},
     )
     try:
         with bound(binding):
@@ -130,6 +146,7 @@ def instance_for(
             parsed_config=parsed,
             link_id=link.pk if link else None,
             model_version=link.model_version if link else None,
+            train_output=train_output_of(link) if link else None,
         ),
     )
 
@@ -187,7 +204,38 @@ class PythonRunner:
                 logger.exception("Model %s failed to predict %d task(s)", call.model.slug, len(batch))
                 raise ModelFailed(f"Model {call.model.slug} failed: {type(exc).__name__}: {exc}") from exc
             per_task.extend(normalize_model_output(output, len(batch), model_slug=call.model.slug))
-        return RunResult(per_task=per_task)
+        own = instance.own_model_version() if hasattr(instance, "own_model_version") else None
+        return RunResult(per_task=per_task, model_version=own)
+
+    def train_events(self, model: RegisteredModel) -> tuple[str, ...]:
+        """The events the model's class learns from (its ``TRAIN_EVENTS``)."""
+        try:
+            events = getattr(load_model_class(model), "TRAIN_EVENTS", DEFAULT_TRAIN_EVENTS)
+        except ModelLoadFailed:
+            return DEFAULT_TRAIN_EVENTS
+        return tuple(e for e in events if isinstance(e, str)) if isinstance(events, list | tuple) else ()
+
+    def own_version(self, model: RegisteredModel, link: ModelProject | None) -> str | None:
+        """The version the model names itself in this project: set in its state, or its class
+        attribute. Read without building it (Label Studio allows /setup 3 s)."""
+        if link is not None:
+            stored = DatabaseStateStore(link.pk).get("model_version")
+            if stored:
+                return stored
+        try:
+            return declared_model_version(load_model_class(model))
+        except ModelLoadFailed:
+            return None
+
+    def own_versions(self, model: RegisteredModel) -> list[str]:
+        """Every version the model named itself, in any project."""
+        stored = ModelState.objects.filter(model_project__model=model, key="model_version")
+        versions = list(dict.fromkeys(stored.order_by("updated_at").values_list("value", flat=True)))
+        try:
+            declared = declared_model_version(load_model_class(model))
+        except ModelLoadFailed:
+            declared = None
+        return ([declared] if declared and declared not in versions else []) + versions
 
 
 def batch_size_of(instance: Any, task_count: int) -> int:

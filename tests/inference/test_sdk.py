@@ -11,10 +11,10 @@ from label_studio_sdk._extensions.label_studio_tools.core.label_config import pa
 from label_studio_sdk.label_interface.objects import PredictionValue
 
 from inference.runners.python import _instances
-from inference.sdk import WOWAIHUB, LabelStudioMLBase, ModelResponse
 from registry.models import ModelState, RegisteredModel
 from tests.conftest import CFG, register
 from tests.models.protocol import EchoModel
+from wow_ai_hub import WOWAIHUB, LabelStudioMLBase, ModelResponse
 
 DETECTION_CFG = """<View><Image name="image" value="$image"/>
 <RectangleLabels name="label" toName="image">
@@ -127,14 +127,17 @@ def test_a_model_file_written_for_label_studio_ml_backend_runs_in_the_hub() -> N
             "score": 0.9,
         }
     ]
-    assert first["score"] == 0.9 and first["model_version"] == "sdk-style@1"
+    # The model names its own version (in setup()): its predictions carry it, as upstream's do.
+    assert first["score"] == 0.9 and first["model_version"] == "KeywordSentiment-v0.0.1"
     # Below the extra_params threshold (0.6 < 0.7): the model itself chose to say nothing.
-    assert second == {"result": [], "score": 0.0, "model_version": "sdk-style@1"}
+    assert second == {"result": [], "score": 0.0, "model_version": "KeywordSentiment-v0.0.1"}
     state = dict(ModelState.objects.values_list("key", "value"))
     assert state["last_batch_size"] == "2"
-    assert (
-        state["model_version"] == "KeywordSentiment-v0.0.1"
-    )  # kept, but the Hub's version is what is reported
+    assert state["model_version"] == "KeywordSentiment-v0.0.1"
+    # Once the model has been built in the project, /setup reports that version too.
+    status, body = post(client, "/ml/sdk-style/setup", {"project": "5.1700000000", "schema": CFG})
+    assert (status, body) == (200, {"model_version": "KeywordSentiment-v0.0.1"})
+    assert "KeywordSentiment-v0.0.1" in Client().get("/ml/sdk-style/versions").json()["versions"]
 
 
 @pytest.mark.django_db

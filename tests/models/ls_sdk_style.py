@@ -8,8 +8,8 @@ Only the two import lines differ from the original SDK's:
 import logging
 from typing import List, Dict, Optional
 
-from inference.sdk import LabelStudioMLBase
-from inference.sdk import ModelResponse
+from wow_ai_hub.model import LabelStudioMLBase
+from wow_ai_hub.response import ModelResponse
 from label_studio_sdk.label_interface.objects import PredictionValue
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inference.sdk import LabelStudioMLBase
+from wow_ai_hub import LabelStudioMLBase
 
 
 class FileLengthModel(LabelStudioMLBase):

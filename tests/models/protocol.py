@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from inference.sdk import WOWAIHUB
+from wow_ai_hub import WOWAIHUB
 
 
 class EchoModel(WOWAIHUB):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from inference.sdk import WOWAIHUB
+from wow_ai_hub import WOWAIHUB
 
 
 class PacedTrainer(WOWAIHUB):

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from inference.sdk.state import StateStore
+from wow_ai_hub.state import StateStore
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,13 @@ class HubBinding:
     model_version: str
     params: Mapping[str, Any] = field(default_factory=dict)
     parsed_label_config: Mapping[str, Any] | None = None
-    # Where the project's Label Studio is and its token, for get_local_path: (base URL, token).
-    # A function, read when media is fetched: an admin may set the token after the model was built.
     # The project's Label Studio: address, token, and whether a private address is trusted.
+    # A function, read when used: an admin may set the token after the model was built.
     label_studio: Callable[[], tuple[str, str, bool] | None] | None = None
     # Set while a training job runs: fit reports progress (fraction, message) through it.
     progress: Callable[[float, str], None] | None = None
+    # What the last ``fit`` of this project returned, for the version in use ({} before any).
+    train_output: Mapping[str, Any] = field(default_factory=dict)
 
 
 _current: ContextVar[HubBinding | None] = ContextVar("wow_ai_hub_binding", default=None)

@@ -1,58 +1,106 @@
 """The SDK base class that Python models subclass.
 
-Compatible with ``label_studio_ml.model.LabelStudioMLBase`` 2.x: a model file written for that SDK
-runs in the Hub with only its ``label_studio_ml`` imports changed. Differences, each on purpose:
+Compatible with ``label_studio_ml.model.LabelStudioMLBase`` 2.x (and with the classic
+``fit(completions, workdir)`` / ``self.train_output`` API of 1.x): a model file written for that SDK
+runs in the Hub with only its ``label_studio_ml`` imports renamed to ``wow_ai_hub``. Differences, each
+on purpose (the README lists them all):
 
 * state (``get``/``set``) lives in the Hub's database per model and project, not in a local SQLite file;
-* the Hub owns ``model_version`` (``<slug>@<version>``), so ``/setup`` and every prediction agree;
-* an instance is built once per worker and reused, not once per request.
+* a model that names its own version (class attribute ``model_version``, or ``self.set("model_version",
+  ...)``) gets it in ``/setup``, ``/predict`` and ``/versions``; one that does not gets the Hub's
+  ``<slug>@<version>``; either way every prediction of an answer carries the same one;
+* an instance is built once per worker and version and reused, not once per request;
+* ``fit`` runs on a worker, never inside Label Studio's webhook call.
 """
 
 from __future__ import annotations
 
-import hashlib
+import inspect
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from inference.sdk.binding import current_binding
-from inference.sdk.response import ModelResponse
-from inference.sdk.state import MemoryStateStore, StateStore
 from registry.label_config import label_config_parse_unbounded
+from wow_ai_hub.binding import current_binding
+from wow_ai_hub.events import DEFAULT_TRAIN_EVENTS
+from wow_ai_hub.label_studio import LabelStudioMixin
+from wow_ai_hub.media import MediaMixin
+from wow_ai_hub.response import ModelResponse
+from wow_ai_hub.state import MemoryStateStore, StateStore
 
 logger = logging.getLogger(__name__)
 
 Prediction = dict[str, Any]
-# Strings in task data that name media rather than being the data itself.
-MEDIA_PREFIXES = (
-    "http://",
-    "https://",
-    "data:",
-    "/data/",
-    "upload/",
-    "/upload/",
-    "/storage-data/",
-    "s3://",
-    "gs://",
-    "azure-blob://",
-)
+# First parameter names of the classic ``fit(completions, workdir=None, **kwargs)``.
+CLASSIC_FIT_FIRST = {"completions", "tasks", "completions_or_tasks", "annotations"}
 
 
 class JobCancelled(Exception):
     """Raised by ``report_progress`` when an administrator cancelled the training job."""
 
 
-class WOWAIHUB:
+def declared_model_version(cls: type[Any]) -> str | None:
+    """The version a model class names as a class attribute ``model_version``, if any."""
+    for klass in cls.__mro__:
+        if "model_version" in vars(klass):
+            value = vars(klass)["model_version"]
+            return value if isinstance(value, str) and value else None
+    return None
+
+
+def uses_classic_fit(cls: type[Any]) -> bool:
+    """Whether the class's ``fit`` is the classic ``fit(completions, workdir=None, **kwargs)``."""
+    try:
+        parameters = list(inspect.signature(cls.fit).parameters.values())[1:]  # after self
+    except (TypeError, ValueError):
+        return False
+    named = [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return "workdir" in named or bool(named and named[0] in CLASSIC_FIT_FIRST)
+
+
+def call_accepting(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``function`` with the keyword arguments its signature takes (all of them with ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return function(*args, **kwargs)
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        kwargs = {key: value for key, value in kwargs.items() if key in parameters}
+    return function(*args, **kwargs)
+
+
+def bumped_version(version: str) -> str:
+    """The next version: a trailing ``X.Y.Z`` gets its minor bumped (``1.2.3`` -> ``1.3.0``), else a
+    trailing number is incremented (``v3`` -> ``v4``), else ``.1`` is appended."""
+    semver = re.search(r"(\d+)\.(\d+)\.(\d+)$", version)
+    if semver:
+        major, minor = semver.group(1), int(semver.group(2)) + 1
+        return f"{version[: semver.start()]}{major}.{minor}.0"
+    number = re.search(r"(\d+)$", version)
+    if number:
+        return f"{version[: number.start()]}{int(number.group(1)) + 1}"
+    return f"{version}.1"
+
+
+class WOWAIHUB(LabelStudioMixin, MediaMixin):
     INITIAL_MODEL_VERSION = "0.0.1"
-    TRAIN_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED", "START_TRAINING")
+    # The Label Studio events this model learns from (``process_event`` / ``fit``); a subclass may name
+    # more, such as TASKS_CREATED or PROJECT_UPDATED, and the Hub then stores and delivers those too.
+    TRAIN_EVENTS: tuple[str, ...] = DEFAULT_TRAIN_EVENTS
     # The most tasks ``predict`` is given at once; None: the whole batch Label Studio sent.
     # A model that runs on fixed-size batches (or would run out of memory) sets it; the Hub splits.
     preferred_batch_size: int | None = None
 
-    def __init__(self, project_id: str | None = None, label_config: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        project_id: str | None = None,
+        label_config: str | None = None,
+        train_output: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         binding = current_binding()
         self._state: StateStore = binding.state if binding else MemoryStateStore()
         self._hub_model_version = binding.model_version if binding else None
@@ -60,6 +108,8 @@ class WOWAIHUB:
         self.hub_params: Mapping[str, Any] = binding.params if binding else {}
         self._label_studio = binding.label_studio if binding else None
         self._progress = binding.progress if binding else None
+        # What the last fit of this project returned (the version in use); {} before any training.
+        self.train_output: dict[str, Any] = dict(binding.train_output if binding else train_output or {})
         self.project_id = project_id or ""
         self._label_config: str | None = None
         self._parsed_label_config: dict[str, Any] = {}
@@ -67,7 +117,7 @@ class WOWAIHUB:
         if label_config is not None:
             self.use_label_config(label_config)
         if not self._hub_model_version and not self.get("model_version"):
-            self.set("model_version", self.INITIAL_MODEL_VERSION)
+            self.set("model_version", declared_model_version(type(self)) or self.INITIAL_MODEL_VERSION)
         self.setup()
 
     # -- hooks a model overrides ------------------------------------------------------------------
@@ -82,8 +132,21 @@ class WOWAIHUB:
         return []
 
     def fit(self, event: str, data: dict[str, Any], **kwargs: Any) -> Any:
-        """Train or update from a Label Studio event; the Hub runs it in a background job."""
+        """Train or update from a Label Studio event; the Hub runs it in a background job.
+
+        What it returns (a dict: metrics, checkpoint paths) is kept with the new version and is
+        ``self.train_output`` of the instances built afterwards. The classic signature
+        ``fit(self, completions, workdir=None, **kwargs)`` is called instead with the project's
+        annotated tasks and a folder that the Hub keeps for the version."""
         return None
+
+    def process_event(
+        self, event: str, data: dict[str, Any], job_id: Any = None, additional_params: Any = None
+    ) -> Any:
+        """Deliver one event: ``fit`` when the model learns from it (``TRAIN_EVENTS``), else nothing."""
+        if event not in self.TRAIN_EVENTS:
+            return None
+        return call_accepting(self.fit, event, data, job_id=job_id, **(additional_params or {}))
 
     def report_progress(self, fraction: float, message: str = "") -> None:
         """Tell the Hub how far ``fit`` is (0..1); shown on the training job. Raises JobCancelled
@@ -185,59 +248,6 @@ class WOWAIHUB:
                 label_map[by_lower[label.lower()]] = label
         return label_map
 
-    # -- media ----------------------------------------------------------------------------------------
-
-    def get_local_path(
-        self,
-        url: str,
-        project_dir: str | None = None,
-        ls_host: str | None = None,
-        ls_access_token: str | None = None,
-        task_id: int | None = None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> str:
-        """Download a task's media (URL, Label Studio path, cloud URI, data: URI) once; its local path.
-
-        Label Studio's address and token default to the project's, as the Hub learned them from
-        /setup and the admin."""
-        from django.conf import settings
-
-        from inference.media import LabelStudioAccess, resolve_media
-
-        host, token, trusted = (self._label_studio() if self._label_studio else None) or ("", "", False)
-        # An address the model's own code passes is as trusted as that code.
-        host, token, trusted = (
-            (ls_host or host).rstrip("/"),
-            ls_access_token or token,
-            trusted or bool(ls_host),
-        )
-        name = url.rsplit("/", 1)[-1].split("?")[0][-80:] if not url.startswith("data:") else "inline"
-        cache_dir = Path(project_dir) if project_dir else settings.DATA_DIR / "media-cache"
-        path = cache_dir / f"{hashlib.md5(url.encode(), usedforsecurity=False).hexdigest()[:8]}__{name}"
-        if not path.exists():
-            content, _ = resolve_media(
-                url, task_id=task_id, access=LabelStudioAccess(host, token, trusted) if host else None
-            )
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(path.suffix + ".part")
-            partial.write_bytes(content)
-            partial.replace(path)  # readers never see half a file
-        return str(path)
-
-    def preload_task_data(self, task: dict[str, Any], value: Any = None, read_file: bool = True) -> Any:
-        """``value`` (default ``task["data"]``) with every media reference replaced by the file's text,
-        or by its local path when ``read_file`` is false."""
-        value = task.get("data") if value is None else value
-        if isinstance(value, dict):
-            return {key: self.preload_task_data(task, item, read_file) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self.preload_task_data(task, item, read_file) for item in value]
-        if isinstance(value, str) and value.startswith(MEDIA_PREFIXES):
-            path = self.get_local_path(value, task_id=task.get("id"))
-            return Path(path).read_text() if read_file else path
-        return value
-
     # -- state ------------------------------------------------------------------------------------
 
     def get(self, key: str) -> str | None:
@@ -253,9 +263,24 @@ class WOWAIHUB:
     def has(self, key: str) -> bool:
         return self._state.get(key) is not None
 
+    def own_model_version(self) -> str | None:
+        """The version the model names itself (``self.set("model_version", ...)`` or the class
+        attribute), or None: then the Hub's ``<slug>@<version>`` is used."""
+        if self._hub_model_version is None:
+            return self.get("model_version")
+        return self.get("model_version") or declared_model_version(type(self))
+
     @property
     def model_version(self) -> str | None:
-        return self._hub_model_version or self.get("model_version")
+        return self.own_model_version() or self._hub_model_version
+
+    def bump_model_version(self) -> str:
+        """Give the model the next version of its own (see ``bumped_version``) and return it."""
+        current = self.own_model_version() or self.INITIAL_MODEL_VERSION
+        version = bumped_version(str(current))
+        logger.debug("Bumping the model version from %s to %s", current, version)
+        self.set("model_version", version)
+        return version
 
     def set_extra_params(self, extra_params: Any) -> None:
         self.set("extra_params", extra_params if isinstance(extra_params, str) else json.dumps(extra_params))

@@ -1,0 +1,50 @@
+"""A model's way to its project's Label Studio: address, token and label-studio-sdk's client.
+
+They come from the Hub's view of the project (``/setup`` and the admin), never from environment
+variables: one model's project must not see another project's Label Studio or token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+LabelStudioView = Callable[[], tuple[str, str, bool] | None]
+
+
+class LabelStudioMixin:
+    """The Label Studio half of the SDK base class; ``_label_studio`` is the project's Label Studio."""
+
+    _label_studio: LabelStudioView | None
+
+    def _label_studio_view(self) -> tuple[str, str] | None:
+        view = self._label_studio() if self._label_studio else None
+        return (view[0].rstrip("/"), view[1]) if view and view[0] else None
+
+    def get_label_studio_url(self) -> str | None:
+        """The project's Label Studio address, or None while the Hub knows none."""
+        view = self._label_studio_view()
+        return view[0] if view else None
+
+    def get_label_studio_access_token(self) -> str | None:
+        """The project's Label Studio API token, or None while the Hub has none."""
+        view = self._label_studio_view()
+        return view[1] or None if view else None
+
+    def get_label_studio_client(self) -> Any:
+        """label-studio-sdk's ``LabelStudio`` client for the project's instance, with the Hub's
+        outbound timeouts. Raises RuntimeError while the Hub knows no Label Studio for the project."""
+        from django.conf import settings
+        from label_studio_sdk import LabelStudio
+
+        view = self._label_studio_view()
+        if view is None:
+            raise RuntimeError(
+                "The Hub knows no Label Studio for this project yet: connect the model in Label Studio"
+                " (it sends its address with /setup) or set the instance's URL and token in the admin."
+            )
+        timeout = sum(settings.HUB_OUTBOUND_TIMEOUT)
+        return LabelStudio(base_url=view[0], api_key=view[1] or None, timeout=timeout)  # type: ignore[no-untyped-call]
+
+    # The name label-studio-ml-backend gives it.
+    _get_label_studio_client = get_label_studio_client
