@@ -6,7 +6,7 @@ PORT ?= 9090
 
 E2E_VENV ?= .e2e/ls-venv
 
-.PHONY: run test mutations e2e axe lint format bench bench-tools bench-overhead bench-fanout bench-throughput bench-scaling bench-floors bench-isolation clean
+.PHONY: run test mutations e2e axe upstream-examples lint format bench bench-tools bench-overhead bench-fanout bench-throughput bench-scaling bench-floors bench-isolation clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ AXE_DIR ?= $(HOME)/.cache/wow-ai-hub/axe-core
 axe:
 	@grep -qs '"version": "$(AXE_CORE_VERSION)"' $(AXE_DIR)/node_modules/axe-core/package.json || \
 	  npm install --no-audit --no-fund --prefix $(AXE_DIR) axe-core@$(AXE_CORE_VERSION)
+
+# label-studio-ml-backend's example backends' own tests against the Hub (rename only), from a fetched
+# git directory (UPSTREAM_GIT_DIR); what they need beyond the Hub goes into .upstream/venv.
+UPSTREAM_GIT_DIR ?= /work/.mirror/HumanSignal+label-studio-ml-backend/repo
+upstream-examples: $(VENV)/.dev
+	$(PY) tests/upstream/run_upstream.py --mirror "$(UPSTREAM_GIT_DIR)" --install $(UPSTREAM_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

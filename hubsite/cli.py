@@ -17,9 +17,11 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 
 import hubsite
 from jobs.cli import add_preannotate_parser, run_preannotate
@@ -147,13 +149,13 @@ def backend_config(directory: Path) -> dict[str, str]:
     return config
 
 
-def check_imports(directory: Path) -> None:
+def check_imports(directory: Path, module: str = "model") -> None:
     sys.path.insert(0, str(directory))
     try:
-        importlib.import_module("model")
+        importlib.import_module(module)
     except ModuleNotFoundError as exc:
         raise CliError(
-            f"model.py needs {exc.name!r}, which is not installed: pip install {exc.name}"
+            f"{module}.py needs {exc.name!r}, which is not installed: pip install {exc.name}"
         ) from exc
     finally:
         sys.path.remove(str(directory))
@@ -170,16 +172,24 @@ def standalone_env(
             [str(directory.resolve()), str(HUB_ROOT), os.environ.get("PYTHONPATH", "")]
         ),
     }
-    env.pop("DATABASE_URL", None)  # a standalone backend keeps its own SQLite in the folder
+    # A standalone backend keeps its own SQLite and its broker (a folder) in the backend folder.
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "HUB_BROKER_DIR"):
+        env.pop(name, None)
     if user and password:
         env.update(HUB_BASIC_AUTH_USER=user, HUB_BASIC_AUTH_PASS=password)
     return env
 
 
+WORKER = ["-m", "celery", "-A", "hubsite", "worker", "--pool=solo", "--concurrency=1", "-Q", "hub"]
+
+
 def cmd_start(args: argparse.Namespace) -> int:
+    """Register the model in the folder's database, then run gunicorn and a training worker (on the
+    folder broker) until either stops or the command is interrupted; the exit code is gunicorn's."""
     directory = Path(args.dir)
     config = backend_config(directory)
-    check_imports(directory)
+    module = config.get("module", "model")
+    check_imports(directory, module)
     env = standalone_env(directory, config["slug"], args.basic_auth_user, args.basic_auth_pass)
     prepare = [
         sys.executable,
@@ -191,33 +201,44 @@ def cmd_start(args: argparse.Namespace) -> int:
         "--name",
         config["slug"],
         "--import-path",
-        f"model.{config['model_class']}",
+        f"{module}.{config['model_class']}",
         "--migrate",
         "--quiet",
     ]
     subprocess.run(prepare, env=env, check=True)
     conf = str(Path(hubsite.__file__).with_name("gunicorn.conf.py"))
     print(
-        f"Serving {config['model_class']} at http://{args.host}:{args.port} (and /ml/{config['slug']})",
+        f"Serving {config['model_class']} at http://{args.host}:{args.port} (and /ml/{config['slug']});"
+        " a worker trains it from Label Studio's events",
         flush=True,
     )
-    os.execvpe(
-        sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            conf,
-            "hubsite.wsgi",
-            "--bind",
-            f"{args.host}:{args.port}",
-            "--workers",
-            str(args.workers),
-        ],
-        env,
+    worker = subprocess.Popen(
+        [sys.executable, *WORKER, "--without-gossip", "--without-mingle", "-l", "WARNING"], env=env
     )
-    return 0  # not reached: exec replaced the process
+    bind = ["--bind", f"{args.host}:{args.port}", "--workers", str(args.workers)]
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", conf, "hubsite.wsgi", *bind], env=env)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for child in (server, worker):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while server.poll() is None and worker.poll() is None:
+            try:
+                server.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                continue
+    finally:
+        stop(signal.SIGTERM, None)
+        for child in (server, worker):
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return server.returncode or 0
 
 
 # -- register / models (against the configured database) --------------------------------------------

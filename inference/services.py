@@ -203,7 +203,8 @@ def model_predict_outcome(
             raise
     if run.errors:
         TASK_ERRORS.labels(model.slug).inc(run.errors)
-    version = run.model_version or version  # a version the model named while it was being built
+    if todo:  # building the model may have named its version: what its answers carry
+        version = run.model_version or _served_version(model, link)
 
     computed: dict[int, list[Prediction]] = {}
     dropped_total = run.dropped

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import CFG, REPO_ROOT, free_port
+from tests.conftest import CFG, REPO_ROOT, free_port, wait_for
 
 CLI = [sys.executable, "-m", "hubsite.cli"]
 
@@ -177,6 +177,29 @@ def test_start_with_basic_auth_refuses_requests_without_it(start_backend: Any) -
         == 401
     )
     assert backend.call("GET", "/health").status_code == 200
+
+
+def test_start_learns_annotate_and_the_model_retrains(start_backend: Any) -> None:
+    """The SDK guide's loop alone: start, connect, annotate; the embedded worker runs fit."""
+    backend = start_backend("tests/models/repeater.py")
+    project = {"id": 1, "label_config": CFG, "created_at": "2023-11-14T22:13:20Z"}
+    assert backend.call("POST", "/setup", json={"project": "1.1700000000", "schema": CFG}).status_code == 200
+    predict = {"tasks": [{"id": 2, "data": {"text": "x"}}], "project": "1.1700000000", "label_config": CFG}
+    assert backend.call("POST", "/predict", json=predict).json()["results"][0]["result"] == []
+    chosen = [
+        {"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["Negative"]}}
+    ]
+    event = {"action": "ANNOTATION_CREATED", "project": project, "annotation": {"id": 1, "result": chosen}}
+    assert backend.call("POST", "/webhook", json=event).status_code == 201
+
+    def repeated() -> Any:
+        result = backend.call("POST", "/predict", json=predict).json()["results"][0]
+        return result if result["result"] else None
+
+    learned = wait_for(repeated, what="the worker to train the standalone backend")
+    assert learned["result"][0]["value"] == {"choices": ["Negative"]}
+    assert learned["model_version"] == "Repeater-v0.1.0"  # fit bumped it
+    assert backend.call("GET", "/versions").json()["versions"][-1] == "Repeater-v0.1.0"
 
 
 def test_start_names_a_missing_requirement(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from inference.predictions import normalize_model_output
 from inference.runners.base import PredictCall, Prediction, RunResult
 from inference.runners.instance_cache import InstanceCache
 from registry.backends import CheckResult, register_backend
+from registry.hot_path import cached
 from registry.label_config import config_hash
 from registry.models import ModelProject, ModelState, ModelVersion, RegisteredModel
 from wow_ai_hub.binding import HubBinding, bound
@@ -204,7 +205,12 @@ class PythonRunner:
                 logger.exception("Model %s failed to predict %d task(s)", call.model.slug, len(batch))
                 raise ModelFailed(f"Model {call.model.slug} failed: {type(exc).__name__}: {exc}") from exc
             per_task.extend(normalize_model_output(output, len(batch), model_slug=call.model.slug))
-        own = instance.own_model_version() if hasattr(instance, "own_model_version") else None
+        # Without a project the version a model names lives in its instance's memory only.
+        own = (
+            instance.own_model_version()
+            if call.link is None and hasattr(instance, "own_model_version")
+            else None
+        )
         return RunResult(per_task=per_task, model_version=own)
 
     def train_events(self, model: RegisteredModel) -> tuple[str, ...]:
@@ -217,15 +223,19 @@ class PythonRunner:
 
     def own_version(self, model: RegisteredModel, link: ModelProject | None) -> str | None:
         """The version the model names itself in this project: set in its state, or its class
-        attribute. Read without building it (Label Studio allows /setup 3 s)."""
-        if link is not None:
-            stored = DatabaseStateStore(link.pk).get("model_version")
+        attribute. Read without building it (Label Studio allows /setup 3 s), cached per stamp."""
+
+        def load() -> str:
+            stored = DatabaseStateStore(link.pk).get("model_version") if link is not None else None
             if stored:
                 return stored
-        try:
-            return declared_model_version(load_model_class(model))
-        except ModelLoadFailed:
-            return None
+            try:
+                return declared_model_version(load_model_class(model)) or ""
+            except ModelLoadFailed:
+                return ""
+
+        key = ("own-version", model.pk, model.import_path, link.pk if link else None)
+        return cached(key, load) or None
 
     def own_versions(self, model: RegisteredModel) -> list[str]:
         """Every version the model named itself, in any project."""

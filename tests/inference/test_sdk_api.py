@@ -181,3 +181,15 @@ def test_without_a_project_there_is_no_label_studio_client() -> None:
     assert model.get_label_studio_access_token() is None
     with pytest.raises(RuntimeError, match="knows no Label Studio"):
         model.get_label_studio_client()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_version_fit_sets_without_a_new_hub_version_reaches_every_worker(settings: Any) -> None:
+    settings.HUB_TRAINING_DEBOUNCE_SECONDS = 0
+    register("repeater", "tests.models.repeater.Repeater")
+    event = {"action": "ANNOTATION_CREATED", "project": PROJECT, "annotation": {"id": 1, "result": []}}
+    assert post("/ml/repeater/webhook", event)[0] == 201
+    assert predict("repeater")["model_version"] == "Repeater-v0.0.1"  # cached by this worker meanwhile
+    [job] = run_jobs()  # fit bumps the version and returns nothing: no new Hub version, no new instance
+    assert job.status == "succeeded" and job.resulting_version is None
+    assert predict("repeater")["model_version"] == "Repeater-v0.1.0"

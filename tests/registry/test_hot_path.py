@@ -116,6 +116,29 @@ def test_a_warm_python_predict_makes_the_same_few_queries_whatever_the_batch(
     assert ModelProject.objects.get(model=model).predictions_total == 4 + batch
 
 
+@pytest.mark.parametrize(
+    ("path", "own_queries", "version"),
+    [
+        ("tests.models.sdk_features.DeclaredVersionModel", 0, "declared-2.0.0"),  # a class attribute
+        ("tests.models.repeater.Repeater", 1, "Repeater-v0.0.1"),  # set in setup(); predict reads one key
+    ],
+)
+def test_a_model_naming_its_own_version_costs_no_query_when_warm(
+    client: Client,
+    django_assert_num_queries: Any,
+    counters_batched: None,
+    path: str,
+    own_queries: int,
+    version: str,
+) -> None:
+    register("own", path, prediction_cache=False)
+    for _ in range(2):
+        predict(client, "own", text_tasks(2, 0), CFG)
+    with django_assert_num_queries(WARM_PREDICT_QUERIES + own_queries):
+        answer = predict(client, "own", text_tasks(3, 100), CFG)
+    assert {r["model_version"] for r in answer["results"]} == {version}
+
+
 @pytest.mark.parametrize("batch", [1, 20])
 def test_a_warm_external_predict_reads_its_mappings_from_the_cache(
     client: Client, car_server: str, django_assert_num_queries: Any, counters_batched: None, batch: int
