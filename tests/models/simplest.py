@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inference.sdk import LabelStudioMLBase
+from wow_ai_hub.model import LabelStudioMLBase
 
 
 class SimplestBackend(LabelStudioMLBase):
