@@ -182,14 +182,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def base_env(example: Example, data_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL")
-    }
+def base_env(example: Example, data_dir: Path, folder: Path) -> dict[str, str]:
+    """What a deployment of the example sets: MODEL_DIR an absolute folder (as upstream's compose files
+    do), and the example's folder as the local-files root, so its bundled data files can be read."""
+    skip = ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL", "HUB_BROKER_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in skip}
+    (folder / ".models").mkdir(exist_ok=True)
     env.update(
-        example.env, HUB_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT), HUB_TRAINING_DEBOUNCE_SECONDS="1"
+        example.env,
+        HUB_DATA_DIR=str(data_dir),
+        PYTHONPATH=str(ROOT),
+        HUB_TRAINING_DEBOUNCE_SECONDS="1",
+        MODEL_DIR=str(folder / ".models"),
+        LOCAL_FILES_DOCUMENT_ROOT=str(folder),
     )
     return env
 
@@ -256,11 +261,11 @@ def run_example(
     folder = copy_example(mirror, example, workdir / name)
     results: dict[str, object] = {"note": example.note}
     if "inprocess" in modes:
-        env = base_env(example, workdir / name / ".inprocess-data")
+        env = base_env(example, workdir / name / ".inprocess-data", folder)
         results["inprocess"] = run_tests(folder, example, env, workdir / f"{name}-inprocess.xml")
     http_modes = [m for m in modes if m in ("start", "hub")]
     if http_modes:
-        env = base_env(example, folder / ".hub-data")
+        env = base_env(example, folder / ".hub-data", folder)
         process, url = serve(folder, env)
         try:
             for mode in http_modes:
