@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from hubsite.errors import ModelBadOutput
-from inference.sdk.response import ModelResponse
+from wow_ai_hub.response import ModelResponse
 
 Prediction = dict[str, Any]
 
