@@ -21,12 +21,13 @@ from registry.label_config import LabelConfigError, ParsedConfig, config_hash, l
 from registry.mapping import class_mappings_ensure
 from registry.models import ModelProject, ModelVersion, RegisteredModel, TrainingJob
 from registry.project_uid import ProjectUid
-from registry.selectors import enabled_model_get, project_find, registered_model_get
+from registry.selectors import enabled_model_get, project_of_model, registered_model_get
 from registry.services import (
     model_project_link,
+    model_project_set_access_token,
     model_project_set_extra_params,
     model_record_predictions,
-    project_for_predict,
+    project_for_model,
     project_record_setup,
     webhook_event_store,
 )
@@ -92,13 +93,10 @@ def model_setup(
     if uid is not None:
         parsed = _parse_config(schema) if schema else {}
         project = project_record_setup(
-            hostname=(hostname or "").rstrip("/"),
-            access_token=access_token or "",
-            uid=uid,
-            label_config=schema or "",
-            parsed=parsed,
+            hostname=(hostname or "").rstrip("/"), uid=uid, label_config=schema or "", parsed=parsed
         )
         link = model_project_link(model=model, project=project)
+        model_project_set_access_token(link=link, access_token=access_token or "")
         model_project_set_extra_params(link=link, extra_params=extra_params)
         if _runner(model).uses_class_mappings:
             class_mappings_ensure(link=link, parsed=parsed)
@@ -149,7 +147,7 @@ def model_predict_outcome(
     parsed = _parse_config(label_config) if label_config else None
     link: ModelProject | None = None
     if uid is not None:
-        project = project_for_predict(uid=uid, label_config=label_config, parsed=parsed)
+        project = project_for_model(model=model, uid=uid, label_config=label_config, parsed=parsed)
         link = model_project_link(model=model, project=project)
         if not label_config and project.label_config:
             label_config, parsed = project.label_config, project.parsed_label_config
@@ -274,9 +272,11 @@ def model_webhook(*, slug: str, action: str, payload: dict[str, Any]) -> tuple[i
             except LabelConfigError:
                 config = None  # the event is still worth keeping; the config comes with /setup
         link = model_project_link(
-            model=model, project=project_for_predict(uid=uid, label_config=config, parsed=parsed)
+            model=model, project=project_for_model(model=model, uid=uid, label_config=config, parsed=parsed)
         )
-    event, created = webhook_event_store(model=model, action=action, payload=payload, uid=uid)
+    event, created = webhook_event_store(
+        model=model, action=action, payload=payload, uid=uid, project=link.project if link else None
+    )
     job = None
     # A redelivered event that no training has used yet asks again: the first delivery may have been
     # stored just before the database failed, leaving it without a job.
@@ -294,8 +294,8 @@ def model_webhook(*, slug: str, action: str, payload: dict[str, Any]) -> tuple[i
 def model_train_legacy(*, slug: str, payload: dict[str, Any], uid: ProjectUid | None) -> TrainingJob | None:
     """Label Studio's pre-webhook ``/train``: stored like START_TRAINING and run at once."""
     model = registered_model_get(slug=slug)
-    webhook_event_store(model=model, action="START_TRAINING", payload=payload, uid=uid)
-    project = project_find(uid=uid) if uid else None
+    project = project_of_model(model=model, uid=uid) if uid else None
+    webhook_event_store(model=model, action="START_TRAINING", payload=payload, uid=uid, project=project)
     if project is None or not _runner(model).supports_training:
         return None
     return training_request(

@@ -24,14 +24,16 @@ def enabled_model_get(*, slug: str) -> RegisteredModel:
     return model
 
 
-def project_find(*, uid: ProjectUid) -> Project | None:
-    """The project with this id and creation time; Label Studio does not say which instance in /predict,
-    and the creation second tells instances apart, so the most recently seen one is taken."""
+def project_of_model(*, model: RegisteredModel, uid: ProjectUid) -> Project | None:
+    """The project with this id and creation time as this model knows it: one its own calls (or the
+    admin) linked it to. Another model's callers can make projects of any uid under any hostname, so
+    a project only they named is never this model's. Label Studio does not say which instance in
+    /predict; the creation second tells instances apart, so the most recently seen one is taken."""
     return cached(
-        ("project", uid.project_id, uid.created_ts),
+        ("model-project", model.pk, uid.project_id, uid.created_ts),
         lambda: (
             Project.objects.select_related("instance")
-            .filter(ls_project_id=uid.project_id, created_ts=uid.created_ts)
+            .filter(models__model=model, ls_project_id=uid.project_id, created_ts=uid.created_ts)
             .order_by("-last_seen_at")
             .first()
         ),

@@ -29,21 +29,22 @@ from registry.models import (
     WebhookEvent,
 )
 from registry.project_uid import ProjectUid
-from registry.selectors import project_find
+from registry.selectors import project_of_model
 
 # How precisely "last seen" times are kept: finer would make every /setup a write.
 SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 def project_record_setup(
-    *, hostname: str, access_token: str, uid: ProjectUid, label_config: str, parsed: ParsedConfig
+    *, hostname: str, uid: ProjectUid, label_config: str, parsed: ParsedConfig
 ) -> Project:
-    """Remember the Label Studio instance and project that called /setup, with its current config.
+    """Remember the Label Studio instance and project that called /setup, with its current config
+    (the token it sent belongs to the calling model's link: ``model_project_set_access_token``).
 
     Label Studio calls /setup often (each project page, each settings view). A call that brings
     nothing new only reads: on SQLite a write transaction takes the database's one write lock, so
-    the rows are marked as seen at most once a minute, and only a new token or a new config is saved
-    as a change (audited, and a new hot-path stamp)."""
+    the rows are marked as seen at most once a minute, and only a new config is saved as a change
+    (audited, and a new hot-path stamp)."""
     now = timezone.now()
     digest = config_hash(label_config)
     known: Project | None = cached(
@@ -58,18 +59,13 @@ def project_record_setup(
         known is not None
         and known.config_hash == digest
         and known.label_config == label_config
-        and (not access_token or access_token == known.instance.access_token)
         and now - known.last_seen_at < SEEN_RESOLUTION
         and now - known.instance.last_seen_at < SEEN_RESOLUTION
     ):
         return known
     with transaction.atomic():
         instance, _ = LabelStudioInstance.objects.get_or_create(hostname=hostname)
-        if access_token and access_token != instance.access_token:
-            instance.access_token = access_token
-            instance.save()
-        else:
-            LabelStudioInstance.objects.filter(pk=instance.pk).update(last_seen_at=now)
+        LabelStudioInstance.objects.filter(pk=instance.pk).update(last_seen_at=now)
         project, created = Project.objects.get_or_create(
             instance=instance,
             ls_project_id=uid.project_id,
@@ -92,9 +88,12 @@ def project_record_setup(
     return project
 
 
-def project_for_predict(*, uid: ProjectUid, label_config: str | None, parsed: ParsedConfig | None) -> Project:
-    """The project a /predict names, created if /setup never came (interactive calls, test requests)."""
-    project = project_find(uid=uid)
+def project_for_model(
+    *, model: RegisteredModel, uid: ProjectUid, label_config: str | None, parsed: ParsedConfig | None
+) -> Project:
+    """The project a /predict, /webhook or /train names, as this model knows it; if this model's /setup
+    never came (interactive calls, test requests), the project of an unknown Label Studio."""
+    project = project_of_model(model=model, uid=uid)
     if project is None:
         instance, _ = LabelStudioInstance.objects.get_or_create(hostname="")
         project, _ = Project.objects.get_or_create(
@@ -121,6 +120,14 @@ def model_project_link(*, model: RegisteredModel, project: Project) -> ModelProj
         return link
 
     return cached(("link", model.pk, project.pk), load)
+
+
+def model_project_set_access_token(*, link: ModelProject, access_token: str) -> None:
+    """Keep the token this model's /setup sent, for this model's calls to Label Studio only; written
+    when it changes."""
+    if access_token and access_token != link.access_token:
+        link.access_token = access_token
+        link.save(update_fields=["access_token"])
 
 
 def model_project_set_extra_params(*, link: ModelProject, extra_params: Any) -> None:
@@ -198,11 +205,16 @@ def model_check_connection(*, model: RegisteredModel) -> CheckResult:
 
 
 def webhook_event_store(
-    *, model: RegisteredModel, action: str, payload: dict[str, Any], uid: ProjectUid | None
+    *,
+    model: RegisteredModel,
+    action: str,
+    payload: dict[str, Any],
+    uid: ProjectUid | None,
+    project: Project | None,
 ) -> tuple[WebhookEvent, bool]:
-    """Store an event before it is acknowledged; the same body delivered twice is one event."""
+    """Store an event (of ``project``, as the model knows it) before it is acknowledged; the same body
+    delivered twice is one event."""
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-    project = project_find(uid=uid) if uid else None
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(

@@ -76,10 +76,11 @@ def project_view(call: PredictCall) -> ProjectView:
     targets: dict[str, tuple[RegionTarget, float]] = {}
     access = None
     if call.link is not None:
-        instance = call.link.project.instance
-        if instance.base_url:
+        if call.link.label_studio_url:
             access = LabelStudioAccess(
-                base_url=instance.base_url, token=instance.token, private_address_ok=instance.address_trusted
+                base_url=call.link.label_studio_url,
+                token=call.link.label_studio_token,
+                private_address_ok=call.link.project.instance.address_trusted,
             )
         for mapping in cached_mappings(call.link):
             control = parsed.get(mapping.from_name)

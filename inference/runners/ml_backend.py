@@ -36,9 +36,8 @@ def _remote_setup(call: PredictCall, base: str, project_uid: str | None) -> None
             return
     body: dict[str, Any] = {"project": project_uid, "schema": call.label_config}
     if call.link is not None:
-        instance = call.link.project.instance
-        body["hostname"] = instance.base_url
-        body["access_token"] = instance.token
+        body["hostname"] = call.link.label_studio_url
+        body["access_token"] = call.link.label_studio_token
         body["extra_params"] = (
             ModelState.objects.filter(model_project=call.link, key="extra_params")
             .values_list("value", flat=True)

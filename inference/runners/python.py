@@ -66,12 +66,12 @@ def load_model_class(model: RegisteredModel) -> type[Any]:
 
 
 def label_studio_of(link_id: int) -> tuple[str, str, bool] | None:
-    """The project's Label Studio: address, token, and whether a private address is trusted."""
+    """The project's Label Studio as this model in project knows it: address, token, and whether a
+    private address is trusted (``ModelProject.label_studio_url`` and ``label_studio_token``)."""
     link = ModelProject.objects.select_related("project__instance").filter(pk=link_id).first()
-    if link is None or not link.project.instance.base_url:
+    if link is None or not link.label_studio_url:
         return None
-    instance = link.project.instance
-    return instance.base_url, instance.token, instance.address_trusted
+    return link.label_studio_url, link.label_studio_token, link.project.instance.address_trusted
 
 
 def train_output_of(link: ModelProject) -> dict[str, Any]:

@@ -17,7 +17,9 @@ class LabelStudioInstance(models.Model):
 
     hostname = models.CharField(max_length=300, unique=True, blank=True)
     access_token = EncryptedTextField(
-        blank=True, help_text="The token Label Studio sent in /setup (write-only)."
+        blank=True,
+        help_text="A token for this Label Studio, set here (write-only). The tokens Label Studio sends "
+        "in /setup are kept per model in project: one model's callers never choose another's.",
     )
     url = models.CharField(
         "URL override",
@@ -49,6 +51,7 @@ class LabelStudioInstance(models.Model):
 
     @property
     def token(self) -> str:
+        """What an admin set for the instance (a model's /setup token is on its ModelProject)."""
         return str(self.api_key or self.access_token)
 
     @property
@@ -101,6 +104,9 @@ class ModelProject(TrafficCounters):
     active_version = models.PositiveIntegerField(
         default=0, help_text="The trained version in use (0: as registered, before any training)."
     )
+    access_token = EncryptedTextField(
+        blank=True, help_text="The token Label Studio sent in this model's /setup (write-only)."
+    )
 
     objects = StampedQuerySet.as_manager()
 
@@ -117,6 +123,17 @@ class ModelProject(TrafficCounters):
         """The version Label Studio sees for this project: the registered one, plus the trained one."""
         base = self.model.model_version
         return f"{base}.{self.active_version}" if self.active_version else base
+
+    @property
+    def label_studio_url(self) -> str:
+        """Where this model reaches the project's Label Studio: the admin's URL, else the hostname this
+        model's own /setup named (a link exists only for the instance its own calls named)."""
+        return self.project.instance.base_url
+
+    @property
+    def label_studio_token(self) -> str:
+        """The admin's API key or token for the instance, else the token this model's /setup sent."""
+        return self.project.instance.token or str(self.access_token)
 
 
 class ClassMapping(models.Model):

@@ -58,7 +58,7 @@ def test_04_setup_returns_a_non_empty_version_and_records_the_project(
     assert answer.body == {"model_version": "dummy@1"}
     project = Project.objects.get(ls_project_id=7, created_ts=1700000000)
     assert project.instance.hostname == "http://localhost:8080"
-    assert project.instance.access_token == "abc"
+    assert project.models.get(model__slug="dummy").access_token == "abc"  # the calling model's own
     assert "sentiment" in project.parsed_label_config
 
 

@@ -117,14 +117,17 @@ def test_a_token_from_setup_is_recorded_as_label_studios_doing_once_per_change(c
     assert post_json(client, "/ml/dummy/setup", {**setup, "access_token": LS_TOKEN + "-2"}).status_code == 200
 
     instance = LabelStudioInstance.objects.get(hostname="http://ls:8080")
-    # The instance is created bare, then given its token; the repeated token is not a change.
     assert [(e.actor, e.action, e.changes) for e in events_of(instance)] == [
         ("system:label-studio:/setup", "create", {"hostname": "http://ls:8080"}),
-        ("system:label-studio:/setup", "update", {"access_token": "changed"}),
-        ("system:label-studio:/setup", "update", {"access_token": "changed"}),
     ]
+    # The token belongs to the model that was sent it: its link is created bare, then given the
+    # token; the repeated token is not a change.
     link = ModelProject.objects.get()
-    assert [(e.actor, e.action) for e in events_of(link)] == [("system:label-studio:/setup", "create")]
+    assert [(e.actor, e.action, e.changes.get("access_token")) for e in events_of(link)] == [
+        ("system:label-studio:/setup", "create", None),
+        ("system:label-studio:/setup", "update", "changed"),
+        ("system:label-studio:/setup", "update", "changed"),
+    ]
     assert_no_secret_recorded(LS_TOKEN, key)
 
 

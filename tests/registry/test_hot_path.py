@@ -19,7 +19,6 @@ from registry.hot_path import STAMP_NAME
 from registry.models import (
     ClassMapping,
     HubStamp,
-    LabelStudioInstance,
     ModelClass,
     ModelProject,
     ModelState,
@@ -228,7 +227,7 @@ def test_a_setup_that_brings_nothing_new_only_reads(client: Client, settings: An
     assert "UPDATE" in setup(schema=ECHO_CFG)  # a new config is saved
     assert Project.objects.get().label_config == ECHO_CFG
     assert "UPDATE" in setup(schema=ECHO_CFG, access_token="new-t0ken")  # and so is a new token
-    assert LabelStudioInstance.objects.get(hostname="http://ls").access_token == "new-t0ken"
+    assert ModelProject.objects.get(model__slug="dummy").access_token == "new-t0ken"
 
 
 def test_extra_params_from_setup_are_kept_whichever_worker_saw_them_last(client: Client) -> None:
