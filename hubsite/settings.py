@@ -247,6 +247,12 @@ HUB_BASIC_AUTH_USER = env.str("HUB_BASIC_AUTH_USER", default="")
 HUB_BASIC_AUTH_PASS = env.str("HUB_BASIC_AUTH_PASS", default="")
 if HUB_BASIC_AUTH_USER and HUB_BASIC_AUTH_PASS:
     MIDDLEWARE.insert(0, "hubsite.standalone.BasicAuthMiddleware")
+# Protocol credentials (registry/access.py): a verified basic-auth credential is remembered per worker
+# this long, and a client that failed this many times for a model within the window gets 429 until
+# its oldest failure leaves it.
+HUB_AUTH_CACHE_SECONDS = env.float("HUB_AUTH_CACHE_SECONDS", default=60.0)
+HUB_AUTH_FAILURES = env.int("HUB_AUTH_FAILURES", default=10)
+HUB_AUTH_FAILURE_WINDOW_SECONDS = env.float("HUB_AUTH_FAILURE_WINDOW_SECONDS", default=60.0)
 # Empty: /metrics is open (scraped from inside the deployment's network); else a bearer token.
 HUB_METRICS_TOKEN = env.str("HUB_METRICS_TOKEN", default="")
 HUB_PUBLIC_URL = env.str("HUB_PUBLIC_URL", default="http://localhost:9090").rstrip("/")

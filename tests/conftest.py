@@ -412,11 +412,13 @@ def caches_cleared() -> Iterator[None]:
     from django.core.cache import caches
 
     from inference.prediction_cache import CACHE_ALIAS
+    from registry.access import credential_gate
     from registry.hot_path import hot_path
 
     hot_path.clear()
     caches[CACHE_ALIAS].clear()
     caches["default"].clear()  # the API's failed-authentication counts
+    credential_gate.clear()  # the protocol's verified credentials and failure counts
     yield
     hot_path.clear()
     caches[CACHE_ALIAS].clear()
