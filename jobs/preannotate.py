@@ -83,8 +83,10 @@ class JobRun:
         self.worker = worker
         self.stop_reason = stop_reason  # "cancel", "pause", "lost" (its claim), or "" to go on
         link = job.model_project
-        instance = link.project.instance
-        self.api = LabelStudioApi(job.label_studio_url or instance.base_url, job.api_key or instance.token)
+        # The job's own address and key, else the model's view of the project (ModelProject).
+        self.api = LabelStudioApi(
+            job.label_studio_url or link.label_studio_url, job.api_key or link.label_studio_token
+        )
         self.project_id = int(link.project.ls_project_id)
         self.slug = link.model.slug
         self.version = job.model_version or link.model_version

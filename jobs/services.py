@@ -130,11 +130,7 @@ def preannotation_start(
     instance = _instance_record(known, url=url, api_key=api_key) if url else known
     assert instance is not None  # noqa: S101 - without a URL the instance is a known one
     project = project_record_setup(
-        hostname=instance.hostname,
-        access_token="",
-        uid=remote.uid,
-        label_config=remote.label_config,
-        parsed=parsed,
+        hostname=instance.hostname, uid=remote.uid, label_config=remote.label_config, parsed=parsed
     )
     link = model_project_link(model=model, project=project)
     if getattr(get_backend(model.kind), "uses_class_mappings", False):
