@@ -14,7 +14,7 @@ from inference.prediction_cache import CACHE_ALIAS
 from inference.services import model_predict
 from jobs import services
 from jobs.models import PreannotationJob
-from jobs.worker import preannotation_job_run
+from jobs.worker import next_queued_job, preannotation_job_run
 from registry.models import RegisteredModel
 from registry.project_uid import ProjectUid
 from tests.conftest import register, wait_for
@@ -115,6 +115,8 @@ def test_a_write_whose_answer_was_lost_is_not_written_again_on_resume(
     assert (job.status, job.done, job.failed) == ("succeeded", 30, 0)
     for task_id in ids:
         assert len(ls.predictions_of(task_id, VERSION)) == 1, task_id
+    # The 10 that reached Label Studio were found there, not imported again (and deleted as "old").
+    assert sum(ls.imports) == 30, ls.imports
 
 
 def test_redo_replaces_the_prediction_of_the_version_and_keeps_others(
@@ -240,3 +242,17 @@ def test_starting_is_refused_clearly_without_a_key_an_address_or_a_known_project
     start(ls)
     job = services.preannotation_start(model_slug="text-classifier", project_id=ls.project_id)
     assert job.label_studio_url == "" and job.model_project.project.instance.api_key == TOKEN
+
+
+def test_a_model_runs_one_job_at_a_time_the_next_waits_queued(
+    ls: StandIn, classifier: RegisteredModel
+) -> None:
+    ls.add_tasks(5)
+    first, second = start(ls), start(ls)
+    PreannotationJob.objects.filter(pk=first.pk).update(status="running", worker="elsewhere")
+    assert preannotation_job_run(second.pk, worker="test") == ""
+    second.refresh_from_db()
+    assert (second.status, second.done) == ("queued", 0)
+    PreannotationJob.objects.filter(pk=first.pk).update(status="succeeded")
+    assert next_queued_job(classifier.pk) == second.pk
+    assert run(second).status == "succeeded"
