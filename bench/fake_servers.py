@@ -37,7 +37,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        if self.path == "/api/classes":
+        if self.path == "/api/stats":  # when the first and the last inference call ended (monotonic)
+            stats = {"calls": len(self.server.ended), "first": min(self.server.ended, default=0.0)}
+            stats["last"] = max(self.server.ended, default=0.0)
+            self._send(200, json.dumps(stats).encode(), "application/json")
+        elif self.path == "/api/classes":
             self._send(
                 200, json.dumps([{"name": "object", "type": "bounding_box"}]).encode(), "application/json"
             )
@@ -51,6 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self.server.slots:
             time.sleep(self.server.service_seconds)
+            self.server.ended.append(time.monotonic())
         result = {
             "name": "object",
             "label": "object",
@@ -73,6 +78,7 @@ class _Server(ThreadingHTTPServer):
         self.service_seconds = service_seconds
         self.slots = threading.BoundedSemaphore(parallel)
         self.image = png()
+        self.ended: list[float] = []
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # wrk closes its connections mid-response when its time is up: not an error of the run.
