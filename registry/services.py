@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from hubsite.errors import UpstreamBadAnswer
+from registry.audit import audit_record
 from registry.backends import CheckResult, get_backend
 from registry.counters import counter_buffer
 from registry.hot_path import cached, state_stamp_renew
@@ -228,6 +229,18 @@ def webhook_event_store(
     except IntegrityError:
         return WebhookEvent.objects.get(model=model, payload_sha256=digest), False
     return event, True
+
+
+def connection_key_issue(*, model: RegisteredModel, actor: str) -> str:
+    """A new connection key for ``/ml/<slug>/k/<key>``, replacing the model's old one: only its hash is
+    stored, so the caller shows it once (on a page or in an API answer, never in a cookie or a log).
+    The admin, the CLI and the REST API all issue keys through here."""
+    key = model.new_connection_key()
+    RegisteredModel.objects.filter(pk=model.pk).update(connection_key_hash=model.connection_key_hash)
+    audit_record(
+        actor=actor, action="new_connection_key", obj=model, changes={"connection_key_hash": "changed"}
+    )
+    return key
 
 
 def registered_model_register(

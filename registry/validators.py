@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
@@ -29,3 +29,17 @@ class ServiceURLValidator:
 
     def __hash__(self) -> int:
         return hash(type(self))
+
+
+def url_credentials_split(url: str) -> tuple[str, str, str]:
+    """``url`` without the ``user:password@`` written into it, and the (decoded) username and password
+    it carried ("" when none)."""
+    try:
+        parts = urlsplit(url)
+        username, password = parts.username, parts.password
+    except ValueError:
+        return url, "", ""  # not a URL: its validator says so
+    if username is None and password is None:
+        return url, "", ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host)), unquote(username or ""), unquote(password or "")

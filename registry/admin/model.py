@@ -12,14 +12,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import escape
 
 from registry.admin import model_page
 from registry.admin.base import LabelledInlineFormSet, WriteOnlySecretsAdmin, WriteOnlySecretsForm, user_actor
-from registry.audit import audit_record
 from registry.models import ModelClass, RegisteredModel
-from registry.services import model_check_connection
+from registry.services import connection_key_issue, model_check_connection
 
 MODEL_SERVER_FIELDS = (
     "url",
@@ -313,22 +313,26 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
         super().save_model(request, obj, form, change)
 
     @admin.action(description="New connection key (shown once)")
-    def new_connection_key(self, request: HttpRequest, queryset: QuerySet[RegisteredModel]) -> None:
-        for model in queryset:
-            key = model.new_connection_key()
-            RegisteredModel.objects.filter(pk=model.pk).update(connection_key_hash=model.connection_key_hash)
-            audit_record(
-                actor=user_actor(request),
-                action="new_connection_key",
-                obj=model,
-                changes={"connection_key_hash": "changed"},
+    def new_connection_key(self, request: HttpRequest, queryset: QuerySet[RegisteredModel]) -> HttpResponse:
+        issued = [
+            (
+                model,
+                f"{model.label_studio_url}/k/{connection_key_issue(model=model, actor=user_actor(request))}",
             )
-            self.message_user(
-                request,
-                f"{model.slug}: connect Label Studio to {model.label_studio_url}/k/{key} "
-                "(the key is not stored and will not be shown again).",
-                messages.WARNING,
-            )
+            for model in queryset
+        ]
+        # Shown on this page only (the admin's pages are never cached): not in a message, since messages
+        # travel in a cookie or the session; never stored.
+        return TemplateResponse(
+            request,
+            "admin/hub/connection_keys_issued.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "New connection keys",
+                "opts": self.opts,
+                "issued": issued,
+            },
+        )
 
     @admin.action(description="Fetch classes")
     def fetch_classes(self, request: HttpRequest, queryset: QuerySet[RegisteredModel]) -> None:

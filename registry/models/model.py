@@ -15,7 +15,7 @@ from django.db import models
 from registry.backends import backend_choices, get_backend
 from registry.fields import EncryptedTextField
 from registry.models.base import StampedQuerySet, TrafficCounters
-from registry.validators import ServiceURLValidator
+from registry.validators import ServiceURLValidator, url_credentials_split
 
 
 class AuthMethod(models.TextChoices):
@@ -169,7 +169,32 @@ class RegisteredModel(TrafficCounters):
         base = self.url.rstrip("/")
         return base[: -len("/infer")] + "/classes" if base.endswith("/infer") else base + "/classes"
 
+    def move_url_credentials(self) -> None:
+        """Credentials written into the URLs (``http://user:pass@host/...``) become the model's basic
+        auth, so that the URLs, which the admin, the CLI and audit events show, never carry them."""
+        found = set()
+        for field in ("url", "classes_url"):
+            bare, username, password = url_credentials_split(getattr(self, field))
+            if (username, password) != ("", ""):
+                setattr(self, field, bare)
+                found.add((username, password))
+        if not found:
+            return
+        if len(found) > 1:
+            raise ValidationError(
+                {"classes_url": "The URLs carry different credentials: use the auth fields."}
+            )
+        if self.auth_method == AuthMethod.HEADER:
+            raise ValidationError(
+                {"url": "The URL carries credentials, and the model sends a secret header instead."}
+            )
+        [(username, password)] = list(found)
+        self.auth_method, self.auth_username = AuthMethod.BASIC, username
+        if password:
+            self.auth_secret = password
+
     def clean(self) -> None:
+        self.move_url_credentials()
         for field in ("params", "request_extra"):
             if not isinstance(getattr(self, field), dict):
                 raise ValidationError({field: "Must be a JSON object."})
