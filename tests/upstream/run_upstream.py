@@ -69,7 +69,7 @@ EXAMPLES = {
         packages=("spacy",),
         # spaCy's trained pipelines are not on PyPI; a blank English pipeline stands in (it finds no entities).
         env={"SPACY_MODEL": "blank:en"},
-        note="en_core_web_sm cannot be installed here (not on PyPI); SPACY_MODEL=blank:en",
+        note="spaCy does not publish en_core_web_sm on PyPI, so it cannot be installed here; SPACY_MODEL=blank:en",
     ),
     "tesseract": Example(
         "label_studio_ml/examples/tesseract",
