@@ -39,6 +39,14 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or _data_file_secret("secret_key"
 # so the trial accepts any host; production deployments narrow this.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Served over HTTPS (by a proxy in front, which must set X-Forwarded-Proto and drop a client's own):
+# session and CSRF cookies only over HTTPS, HSTS on every secure answer, and requests the proxy marks
+# https count as secure. No redirect of plain HTTP: Label Studio may reach the Hub on an inner network.
+HUB_HTTPS = env.bool("HUB_HTTPS", default=False)
+if HUB_HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("HUB_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Fernet keys for secrets at rest: the first encrypts, every key decrypts (rotation: prepend a new key).
 HUB_ENCRYPTION_KEYS = env.list("HUB_ENCRYPTION_KEYS", default=[]) or [
