@@ -29,14 +29,10 @@ print(json.dumps(modes))
 """
 
 
-def test_the_data_directory_and_its_files_are_private_under_a_permissive_umask(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY", "HUB_ENCRYPTION_KEYS")
-    }
-    env.update(HUB_DATA_DIR=str(data), DJANGO_SETTINGS_MODULE="hubsite.settings")
+def probe_in_new_process(script: str, env: dict[str, str]) -> dict[str, object]:
+    """Run ``script`` in a fresh interpreter (settings are read at start); the JSON of its last line."""
     result = subprocess.run(
-        [sys.executable, "-c", f"import os; os.umask(0o022)\n{PROBE}"],
+        [sys.executable, "-c", script],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -44,7 +40,17 @@ def test_the_data_directory_and_its_files_are_private_under_a_permissive_umask(t
         timeout=120,
         check=True,
     )
-    modes = json.loads(result.stdout.strip().splitlines()[-1])
+    answer: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def test_the_data_directory_and_its_files_are_private_under_a_permissive_umask(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY", "HUB_ENCRYPTION_KEYS")
+    }
+    env.update(HUB_DATA_DIR=str(data), DJANGO_SETTINGS_MODULE="hubsite.settings")
+    modes = probe_in_new_process(f"import os; os.umask(0o022)\n{PROBE}", env)
     assert modes["."] == oct(0o700)
     for name in ("hub.sqlite3", "hub.sqlite3-wal", "hub.sqlite3-shm", "secret_key", "encryption_key"):
         assert modes[name] == oct(0o600), (name, modes)

@@ -5,14 +5,11 @@ start)."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.test_data_dir import probe_in_new_process
 
 PROBE = """
 import json, django
@@ -27,17 +24,7 @@ print(json.dumps({"status": response.status_code, "secure_cookie": bool(cookie["
 
 def login_page(https: str) -> dict[str, object]:
     env = {**os.environ, "HUB_HTTPS": https, "DJANGO_SETTINGS_MODULE": "hubsite.settings"}
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    answer: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
-    return answer
+    return probe_in_new_process(PROBE, env)
 
 
 @pytest.mark.parametrize(("https", "secure", "hsts"), [("true", True, True), ("false", False, False)])
