@@ -4,6 +4,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from inference.predictions import Aligned
 from registry.backends import ModelBackend
 from registry.label_config import ParsedConfig
 from registry.models import ModelProject, RegisteredModel
@@ -38,6 +39,22 @@ class RunResult:
     reasons: dict[int, str] = field(default_factory=dict)  # why each of them failed
     class_results: Counter[str] = field(default_factory=Counter)  # results per model class, mapped or not
     model_version: str | None = None  # the version the model named itself, if it did (SDK models)
+
+
+def run_result_of(aligned: Aligned, tasks: list[dict[str, Any]], *, model_slug: str) -> RunResult:
+    """The result of a model's aligned answer: each task a short answer left without a prediction
+    gets an empty one, counted as a task error, and is not cached."""
+    if not aligned.missing:
+        return RunResult(per_task=aligned.per_task)
+    missing = sorted(aligned.missing)
+    ids = ", ".join(str(tasks[i].get("id")) for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
+    return RunResult(
+        per_task=aligned.per_task,
+        errors=len(missing),
+        last_error=f"Model {model_slug} gave no prediction for {len(missing)} of {len(tasks)} task(s): {ids}",
+        failed=frozenset(missing),
+        reasons={i: f"the model gave no prediction for task {tasks[i].get('id')}" for i in missing},
+    )
 
 
 class Runner(ModelBackend, Protocol):

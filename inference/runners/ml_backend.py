@@ -13,8 +13,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from hubsite.errors import HubError, ModelBadOutput, UpstreamBadAnswer
-from inference.predictions import normalize_model_output
-from inference.runners.base import PredictCall, RunResult
+from inference.predictions import predictions_aligned
+from inference.runners.base import PredictCall, RunResult, run_result_of
 from registry.backends import CheckResult, register_backend
 from registry.label_config import config_hash
 from registry.model_server import model_server_call
@@ -80,21 +80,26 @@ class MlBackendRunner:
         base = call.model.url.rstrip("/")
         project_uid = call.link.project.uid if call.link else None
         _remote_setup(call, base, project_uid)
-        body = model_server_call(
-            call.model,
-            f"{base}/predict",
-            {
-                "tasks": call.tasks,
-                "project": project_uid,
-                "label_config": call.label_config,
-                "params": {**call.params, "context": call.context},
-            },
-        )
-        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-            raise UpstreamBadAnswer(f"ML backend {call.model.slug} answered /predict without a results list.")
-        try:
-            return RunResult(
-                per_task=normalize_model_output(body["results"], len(call.tasks), model_slug=call.model.slug)
+
+        def ask(tasks: list[dict[str, Any]]) -> Any:
+            body = model_server_call(
+                call.model,
+                f"{base}/predict",
+                {
+                    "tasks": tasks,
+                    "project": project_uid,
+                    "label_config": call.label_config,
+                    "params": {**call.params, "context": call.context},
+                },
             )
+            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+                raise UpstreamBadAnswer(
+                    f"ML backend {call.model.slug} answered /predict without a results list."
+                )
+            return body["results"]
+
+        try:
+            aligned = predictions_aligned(ask, call.tasks, model_slug=call.model.slug)
         except ModelBadOutput as exc:
             raise UpstreamBadAnswer(str(exc.detail)) from exc
+        return run_result_of(aligned, call.tasks, model_slug=call.model.slug)

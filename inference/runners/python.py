@@ -13,8 +13,8 @@ from django.utils.module_loading import import_string
 
 from hubsite.errors import MediaUnavailable, ModelFailed, ModelLoadFailed
 from inference.media import MediaError
-from inference.predictions import normalize_model_output
-from inference.runners.base import PredictCall, Prediction, RunResult
+from inference.predictions import Aligned, predictions_aligned
+from inference.runners.base import PredictCall, Prediction, RunResult, run_result_of
 from inference.runners.instance_cache import InstanceCache
 from registry.backends import CheckResult, register_backend
 from registry.hot_path import cached
@@ -191,11 +191,10 @@ class PythonRunner:
     def predict(self, call: PredictCall) -> RunResult:
         instance = instance_for(call.model, call.link, call.label_config, call.parsed_config, call.state)
         size = batch_size_of(instance, len(call.tasks))
-        per_task: list[list[Prediction]] = []
-        for start in range(0, len(call.tasks), size):
-            batch = call.tasks[start : start + size]
+
+        def ask(batch: list[dict[str, Any]]) -> Any:
             try:
-                output = instance.predict(batch, context=call.context, **call.params)
+                return instance.predict(batch, context=call.context, **call.params)
             except MediaError as exc:  # from the SDK's get_local_path / preload_task_data
                 logger.warning("Model %s could not read a task's media: %s", call.model.slug, exc)
                 raise MediaUnavailable(
@@ -204,14 +203,22 @@ class PythonRunner:
             except Exception as exc:
                 logger.exception("Model %s failed to predict %d task(s)", call.model.slug, len(batch))
                 raise ModelFailed(f"Model {call.model.slug} failed: {type(exc).__name__}: {exc}") from exc
-            per_task.extend(normalize_model_output(output, len(batch), model_slug=call.model.slug))
-        # Without a project the version a model names lives in its instance's memory only.
-        own = (
-            instance.own_model_version()
-            if call.link is None and hasattr(instance, "own_model_version")
-            else None
+
+        per_task: list[list[Prediction]] = []
+        missing: set[int] = set()
+        for start in range(0, len(call.tasks), size):
+            aligned = predictions_aligned(ask, call.tasks[start : start + size], model_slug=call.model.slug)
+            per_task.extend(aligned.per_task)
+            missing.update(start + index for index in aligned.missing)
+        result = run_result_of(
+            Aligned(per_task=per_task, missing=frozenset(missing)), call.tasks, model_slug=call.model.slug
         )
-        return RunResult(per_task=per_task, model_version=own)
+        if result.errors:
+            logger.warning("%s", result.last_error)
+        # Without a project the version a model names lives in its instance's memory only.
+        if call.link is None and hasattr(instance, "own_model_version"):
+            result.model_version = instance.own_model_version()
+        return result
 
     def train_events(self, model: RegisteredModel) -> tuple[str, ...]:
         """The events the model's class learns from (its ``TRAIN_EVENTS``)."""
