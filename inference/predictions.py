@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,6 +111,28 @@ def predictions_aligned(
         one = normalize_model_output(ask([task]), [task], model_slug=model_slug)
         per_task.append(one.per_task[0] if one is not None else [])
     return Aligned(per_task=per_task, missing=frozenset(i for i, found in enumerate(per_task) if not found))
+
+
+def label_studio_extras(prediction: Prediction) -> Prediction:
+    """The fields Label Studio keeps on a prediction besides ``result``, ``score`` and ``model_version``,
+    those of them the model gave with a type Label Studio stores: ``cluster`` an int, ``mislabeling``
+    a finite number, ``neighbors`` any JSON value."""
+    extras: Prediction = {}
+    cluster = prediction.get("cluster")
+    if isinstance(cluster, int) and not isinstance(cluster, bool):
+        extras["cluster"] = cluster
+    mislabeling = finite_number(prediction.get("mislabeling"))
+    if mislabeling is not None:
+        extras["mislabeling"] = mislabeling
+    neighbors = prediction.get("neighbors")
+    if neighbors is not None:
+        try:
+            json.dumps(neighbors, allow_nan=False)
+        except (TypeError, ValueError, OverflowError):
+            pass  # not JSON: Label Studio could not store it either
+        else:
+            extras["neighbors"] = neighbors
+    return extras
 
 
 def prediction_score(prediction: Prediction) -> float:

@@ -11,7 +11,7 @@ from django.http import Http404
 from hubsite.errors import HubError, InvalidLabelConfig
 from hubsite.metrics import PREDICTION_CACHE, TASK_ERRORS
 from inference.prediction_cache import cached_predictions, prediction_keys, predictions_store
-from inference.predictions import Prediction, prediction_score
+from inference.predictions import Prediction, label_studio_extras, prediction_score
 from inference.runners.base import PredictCall, Runner, RunResult
 from inference.validation import RegionCheck, region_check
 from registry.backends import get_backend
@@ -109,7 +109,8 @@ def model_setup(
 def _finish_prediction(prediction: Prediction, check: RegionCheck, version: str) -> tuple[Prediction, int]:
     checked = check(prediction.get("result"))
     score = prediction_score({"score": prediction.get("score"), "result": checked.kept})
-    return {"result": checked.kept, "score": score, "model_version": version}, checked.dropped
+    finished = {"result": checked.kept, "score": score, "model_version": version}
+    return {**finished, **label_studio_extras(prediction)}, checked.dropped
 
 
 def model_predict(
