@@ -21,7 +21,7 @@ from registry.label_config import LabelConfigError, ParsedConfig, config_hash, l
 from registry.mapping import class_mappings_ensure
 from registry.models import ModelProject, ModelVersion, RegisteredModel, TrainingJob
 from registry.project_uid import ProjectUid
-from registry.selectors import enabled_model_get, project_of_model, registered_model_get
+from registry.selectors import enabled_model_get, project_latest, project_of_model, registered_model_get
 from registry.services import (
     model_project_link,
     model_project_set_access_token,
@@ -259,6 +259,11 @@ def model_webhook(*, slug: str, action: str, payload: dict[str, Any]) -> tuple[i
         return 200, {"status": "Unknown event", "action": action}
     project_payload = payload.get("project") if isinstance(payload.get("project"), dict) else None
     uid = _project_uid_from_payload(project_payload)
+    if uid is not None and not uid.created_ts:
+        # Without created_at the uid is incomplete: the event is for the project /setup made, not a new one.
+        known = project_latest(ls_project_id=uid.project_id, model=model)
+        if known is not None:
+            uid = ProjectUid(project_id=known.ls_project_id, created_ts=known.created_ts)
     link = None
     if uid is not None and project_payload is not None:
         config = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Case, Value, When
 from django.http import Http404
 
 from hubsite.errors import ModelDisabled
@@ -38,3 +39,20 @@ def project_of_model(*, model: RegisteredModel, uid: ProjectUid) -> Project | No
             .first()
         ),
     )
+
+
+def project_latest(*, ls_project_id: int, model: RegisteredModel) -> Project | None:
+    """The project an event names by id alone (Label Studio's payload without ``created_at``), as this
+    model knows it (``project_of_model``): of its projects with that id, one known by its full uid (not
+    made from a bare id) first, then the most recently seen."""
+    project: Project | None = cached(
+        ("model-project-latest", model.pk, ls_project_id),
+        lambda: (
+            Project.objects.select_related("instance")
+            .filter(models__model=model, ls_project_id=ls_project_id)
+            .annotate(full_uid=Case(When(created_ts=0, then=Value(0)), default=Value(1)))
+            .order_by("-full_uid", "-last_seen_at", "-pk")
+            .first()
+        ),
+    )
+    return project
