@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from inference.sdk import WOWAIHUB
 from tests.conftest import ECHO_CFG, register
+from wow_ai_hub import WOWAIHUB
 
 pytestmark = pytest.mark.django_db
 

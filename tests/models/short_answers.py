@@ -8,7 +8,7 @@ from typing import Any
 
 from label_studio_sdk.label_interface.objects import PredictionValue
 
-from inference.sdk import LabelStudioMLBase, ModelResponse
+from wow_ai_hub import LabelStudioMLBase, ModelResponse
 
 
 class SubstringMatcher(LabelStudioMLBase):
