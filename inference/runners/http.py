@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from hubsite.errors import HubError
@@ -119,6 +120,12 @@ def predict_task(model: RegisteredModel, task: dict[str, Any], view: ProjectView
     except (MediaError, HubError, V7ResponseError) as exc:
         detail = exc.detail if isinstance(exc, HubError) else exc
         return TaskOutcome(error=f"task {task.get('id')}: {detail}")
+    limit = settings.HUB_MAX_REGIONS_PER_TASK
+    if len(results) > limit:  # refused before drawing: each drawn region costs the worker memory
+        return TaskOutcome(
+            error=f"task {task.get('id')}: the model server answered {len(results)} results, more than "
+            f"HUB_MAX_REGIONS_PER_TASK ({limit})"
+        )
     try:
         return _draw(results, view, ImageSize(image.width, image.height))
     except (ArithmeticError, ValueError, TypeError) as exc:  # one odd answer costs its task, not the batch

@@ -32,6 +32,9 @@ ANSWERS = {
     11: f'{{"status": "succeeded", "results": [{{"name": "Box", "confidence": 0.9, "bounding_box": {{"x": {HUGE}, "y": 1, "w": 5, "h": 5}}}}]}}',
     12: '{"status": "succeeded", "results": [{"name": "Ring", "confidence": 0.9, "ellipse": {"center": {"x": 5, "y": 5}, "radius": {"x": 2, "y": 2}, "angle": 1e308}}]}',
     20: f'{{"status": "succeeded", "results": [{{"name": "Box", "confidence": 0.9, "bounding_box": {BOX}}}]}}',
+    30: '{"status": "succeeded", "results": ['
+    + ",".join([f'{{"name": "Box", "confidence": 0.9, "bounding_box": {BOX}}}'] * 200_000)
+    + "]}",
 }
 
 
@@ -83,3 +86,14 @@ def test_a_python_models_huge_scores_do_not_fail_the_batch(client: Client) -> No
     tasks = [{"id": 1, "data": {"image": "x"}}, {"id": 2, "data": {"image": "y"}}]
     results = predict(client, "huge", tasks)["results"]
     assert [p["score"] for p in results] == [0.0, 0.5]
+
+
+def test_more_regions_than_the_limit_cost_only_their_task(client: Client, hostile_server: str) -> None:
+    """200,000 results for one task took a worker to about 1 GB; beyond the limit they are not drawn."""
+    model = RegisteredModel.objects.create(name="v7", slug="v7", kind="http", url=f"{hostile_server}/infer")
+    ModelClass.objects.create(model=model, name="Box", type="bounding_box")
+    tasks = [{"id": width, "data": {"image": image_of_width(width)}} for width in (30, 20)]
+    results = predict(client, "v7", tasks)["results"]
+    assert [len(p["result"]) for p in results] == [0, 1]
+    model.refresh_from_db()
+    assert model.errors_total == 1 and "HUB_MAX_REGIONS_PER_TASK" in model.last_error
