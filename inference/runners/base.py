@@ -4,12 +4,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from inference.predictions import Aligned
+from inference.predictions import Aligned, Prediction
 from registry.backends import ModelBackend
 from registry.label_config import ParsedConfig
 from registry.models import ModelProject, RegisteredModel
-
-Prediction = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from inference.adapters.v7 import (
     v7_result_to_regions,
 )
 from inference.media import LabelStudioAccess, MediaError, prepare_image, resolve_media
-from inference.runners.base import PredictCall, Prediction, RunResult
+from inference.predictions import Prediction
+from inference.runners.base import PredictCall, RunResult
 from registry.backends import CheckResult, register_backend
 from registry.hot_path import cached_mappings
 from registry.label_config import ParsedConfig

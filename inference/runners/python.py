@@ -13,8 +13,8 @@ from django.utils.module_loading import import_string
 
 from hubsite.errors import MediaUnavailable, ModelFailed, ModelLoadFailed
 from inference.media import MediaError
-from inference.predictions import Aligned, predictions_aligned
-from inference.runners.base import PredictCall, Prediction, RunResult, run_result_of
+from inference.predictions import Aligned, Prediction, predictions_aligned
+from inference.runners.base import PredictCall, RunResult, run_result_of
 from inference.runners.instance_cache import InstanceCache
 from registry.backends import CheckResult, register_backend
 from registry.hot_path import cached
