@@ -301,12 +301,37 @@ def test_the_admin_changes_a_mapping_within_the_projects_labels(
     )
     circle = ClassMapping.objects.get(model_class__name="circle")
     assert (circle.from_name, circle.label, circle.automatic) == ("boxes", "Box", False)
-    # A label that cannot show the class (a choice for a box) is refused on save.
+    # A label that cannot show the class (a choice for a box) is refused on save, and nothing is saved.
     index = [m.model_class.name for m in mappings].index("circle")
     form[f"mappings-{index}-target"] = json.dumps(["scene", "Dark"])
+    form[f"mappings-{index}-threshold"] = "0.7"
     response = admin_client.post(f"/admin/registry/modelproject/{link.pk}/change/", form)
     assert response.status_code == 200
-    assert ClassMapping.objects.get(model_class__name="circle").label == "Box"
+    assert "Select a valid choice" in str(mapping_errors(response)[index]["target"])
+    circle = ClassMapping.objects.get(model_class__name="circle")
+    assert (circle.label, circle.threshold) == ("Box", None)
+    # The project's config changes meanwhile (Box is gone): the mapping the page still shows is
+    # checked again on save and refused, though the form offers it as the current value.
+    body = {
+        "project": "1.1700000000",
+        "schema": CONFIG.replace('<Label value="Box" predicted_values="rectangle, square"/>', ""),
+        "hostname": label_studio,
+    }
+    assert post(client, "/ml/byom-detector/setup", body)[0] == 200
+    form[f"mappings-{index}-target"] = json.dumps(["boxes", "Box"])
+    response = admin_client.post(f"/admin/registry/modelproject/{link.pk}/change/", form)
+    assert response.status_code == 200
+    assert "boxes:Box is not a label of a control tag that can show a bounding_box class" in str(
+        mapping_errors(response)[index]["target"]
+    )
+    circle = ClassMapping.objects.get(model_class__name="circle")
+    assert (circle.label, circle.threshold) == ("Box", None)
+
+
+def mapping_errors(response: Any) -> list[Any]:
+    """The errors of each row of the mappings inline on a refused admin page."""
+    formsets = response.context["inline_admin_formsets"]
+    return next(f.formset.errors for f in formsets if f.formset.prefix == "mappings")
 
 
 def test_test_connection_sends_a_generated_image(

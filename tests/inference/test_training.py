@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import OperationalError, connection
 from django.test import Client
 
 from registry.jobs import job_cancel, training_request
@@ -95,6 +96,26 @@ def accuracy(client: Client) -> float:
 
 def jobs_settled() -> bool:
     return not TrainingJob.objects.filter(status__in=["queued", "running"]).exists()
+
+
+def test_an_event_the_database_failed_to_store_is_never_acknowledged(client: Client) -> None:
+    register("text-classifier", "examples.text_classifier.model.TextClassifier")
+    event = annotation_event(1, *TRAIN[0])
+
+    def refuse_event_inserts(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith('INSERT INTO "registry_webhookevent"'):
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse_event_inserts):
+        status, body = post(client, "/ml/text-classifier/webhook", event)
+    # Label Studio does not deliver an event twice: a 2xx here would lose it for good.
+    assert (status, body["code"]) == (503, "database_unavailable")
+    assert not WebhookEvent.objects.exists() and not TrainingJob.objects.exists()
+    # Delivered again once the database takes it: stored, acknowledged and asking for a run.
+    status, body = post(client, "/ml/text-classifier/webhook", event)
+    assert status == 201 and body["duplicate"] is False
+    assert WebhookEvent.objects.get().pk == body["event"] and TrainingJob.objects.get().pk == body["job"]
 
 
 def test_an_event_is_stored_before_the_ack_and_runs_when_a_worker_comes_up(

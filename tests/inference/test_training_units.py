@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from inference.training import events_apply
+from inference.training import events_apply, training_job_run
 from registry.jobs import jobs_reap, training_request
 from registry.models import Annotation, LabelStudioInstance, ModelProject, Project, TrainingJob, WebhookEvent
 from tests.conftest import register
@@ -78,6 +78,22 @@ def test_events_coalesce_into_one_queued_job_and_a_running_one_gets_one_rerun(li
         training_request(link=link)
     job = TrainingJob.objects.get()
     assert (job.rerun_requested, job.events, TrainingJob.objects.count()) == (True, 8, 1)
+
+
+def test_an_event_asks_for_a_run_after_the_debounce_and_a_worker_given_it_early_waits(
+    link: ModelProject, settings: Any
+) -> None:
+    settings.HUB_TRAINING_DEBOUNCE_SECONDS = 30
+    before = timezone.now()
+    job = training_request(link=link)
+    assert job.not_before is not None and job.not_before >= before + timedelta(seconds=30)
+    # A worker handed the job before its time (a redelivery, an early message) leaves it queued.
+    assert training_job_run(job.pk, worker="early") == ""
+    job.refresh_from_db()
+    assert (job.status, job.started_at, job.worker) == ("queued", None, "")
+    # Once the time has come, the same call runs it.
+    TrainingJob.objects.filter(pk=job.pk).update(not_before=timezone.now() - timedelta(seconds=1))
+    assert training_job_run(job.pk, worker="on-time") == "succeeded"
 
 
 def test_the_reaper_fails_silent_running_jobs_and_queues_their_run_again(

@@ -67,6 +67,29 @@ def test_changing_the_code_path_bumps_the_version_and_the_slug_is_fixed(admin_cl
     assert model.version == 2
 
 
+@pytest.mark.parametrize(
+    ("registered", "changed", "bumped"),
+    [
+        ({}, {"params": '{"temperature": 0.5}'}, True),
+        ({"kind": "http", "url": "http://127.0.0.1:9/infer"}, {"request_extra": '{"mode": "fast"}'}, True),
+        ({"kind": "http", "url": "http://127.0.0.1:9/infer"}, {"kind": "ml_backend"}, True),
+        ({"kind": "http", "url": "http://127.0.0.1:9/infer"}, {"url": "http://127.0.0.1:9/v2/infer"}, True),
+        ({}, {"name": "Renamed", "description": "what it does", "timeout_seconds": "5"}, False),
+    ],
+    ids=["params", "request_extra", "kind", "url", "nothing-that-runs"],
+)
+def test_the_version_is_bumped_when_what_runs_changes_and_only_then(
+    admin_client: Client, registered: dict[str, str], changed: dict[str, str], bumped: bool
+) -> None:
+    fields = {"import_path": "examples.dummy.model.DummyModel", **registered}
+    model = RegisteredModel.objects.create(name="Model", slug="model", **fields)
+    form = admin_model_form(**{**fields, **changed})
+    response = admin_client.post(f"/admin/registry/registeredmodel/{model.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[-2000:]  # saved, not refused
+    model.refresh_from_db()
+    assert (model.version, model.model_version) == ((2, "model@2") if bumped else (1, "model@1"))
+
+
 def test_the_test_connection_action_loads_the_model_and_records_the_outcome(admin_client: Client) -> None:
     good = register("dummy", "examples.dummy.model.DummyModel")
     bad = register("broken", "tests.models.protocol.BrokenConstructorModel")

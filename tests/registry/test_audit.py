@@ -294,6 +294,22 @@ def test_a_staff_user_with_view_permission_only_cannot_change_a_model(can_change
 
 
 @pytest.mark.parametrize("can_change", [False, True])
+def test_a_viewer_of_label_studio_instances_never_sees_their_tokens(can_change: bool) -> None:
+    API_KEY = "label-studio-api-key-2b6f"
+    instance = LabelStudioInstance.objects.create(
+        hostname="http://ls:8080", access_token=LS_TOKEN, api_key=API_KEY
+    )
+    perms = ["view_labelstudioinstance", *(["change_labelstudioinstance"] if can_change else [])]
+    page = staff_with(*perms).get(f"/admin/registry/labelstudioinstance/{instance.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "http://ls:8080" in text  # the instance's own page, not an error or a login page
+    # An editor gets the write-only fields, empty; a viewer does not get them at all.
+    assert ('name="access_token"' in text, 'name="api_key"' in text) == (can_change, can_change)
+    assert LS_TOKEN not in text and API_KEY not in text
+
+
+@pytest.mark.parametrize("can_change", [False, True])
 def test_a_staff_user_with_view_permission_only_cannot_change_a_mapping(
     client: Client, can_change: bool
 ) -> None:

@@ -151,6 +151,7 @@ def test_redirects_are_followed_by_hand_and_auth_never_leaves_its_host(serve: An
     assert "Authorization" not in other.hits[-1][2]
     with pytest.raises(UpstreamBadAnswer, match="redirected more than 3 times"):
         fetch_bytes(HubSession(), first.url + "/loop")
+    assert [path for _, path, _, _ in first.hits].count("/loop") == 4  # the call and three redirects
     with pytest.raises(UpstreamBadAnswer, match="non-http"):
         fetch_bytes(HubSession(), first.url + "/ftp")
 
