@@ -83,7 +83,13 @@ def test_06_setup_with_a_bare_project_id(
 def test_07_setup_with_only_project_and_schema(
     protocol: ProtocolClient, models: dict[str, RegisteredModel]
 ) -> None:
-    assert protocol.post("/ml/dummy/setup", {"project": "42", "schema": CFG}).status == 200
+    answer = protocol.post("/ml/dummy/setup", {"project": "42", "schema": CFG})
+    assert (answer.status, answer.body) == (200, {"model_version": "dummy@1"})
+    # No hostname or token: the project is still recorded, with its config, under an instance without a token.
+    project = Project.objects.get(ls_project_id=42)
+    assert (project.created_ts, project.label_config, project.instance.access_token) == (0, CFG, "")
+    assert project.parsed_label_config["sentiment"]["labels"] == ["Positive", "Negative"]
+    assert ModelProject.objects.filter(model__slug="dummy", project=project).exists()
 
 
 @pytest.mark.parametrize(("extra_params", "stored"), [('{"k": 1}', '{"k": 1}'), ({"a": 1}, '{"a": 1}')])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from registry.models import LabelStudioInstance, ModelProject, Project, RegisteredModel, WebhookEvent
 from tests.conftest import CFG, ProtocolClient
@@ -78,14 +79,12 @@ def test_predict_rejects_wrong_types_naming_the_field(
     assert_nothing_written()
 
 
-def test_too_many_tasks_is_a_400(
-    protocol: ProtocolClient, models: dict[str, RegisteredModel], settings: Any
-) -> None:
-    if protocol.kind == "live":
-        pytest.skip("the limit is a server setting; the Django client run covers it")
-    settings.HUB_MAX_TASKS_PER_REQUEST = 3
-    answer = protocol.post("/ml/dummy/predict", {"tasks": [{"id": i} for i in range(4)]})
-    assert_error(answer, 400, "invalid", "at most 3 tasks")
+def test_too_many_tasks_is_a_400(protocol: ProtocolClient, models: dict[str, RegisteredModel]) -> None:
+    # The configured limit (the live server reads the same environment), not one set for the test.
+    limit = settings.HUB_MAX_TASKS_PER_REQUEST
+    answer = protocol.post("/ml/dummy/predict", {"tasks": [{"id": i} for i in range(limit + 1)]})
+    assert_error(answer, 400, "invalid", f"at most {limit} tasks")
+    assert RegisteredModel.objects.get(slug="dummy").predictions_total == 0
 
 
 @pytest.mark.parametrize(
@@ -114,18 +113,17 @@ def test_bad_or_hostile_label_configs_are_refused_and_nothing_is_written(
 
 
 def test_a_label_config_over_the_size_limit_is_refused(
-    protocol: ProtocolClient, models: dict[str, RegisteredModel], settings: Any
+    protocol: ProtocolClient, models: dict[str, RegisteredModel]
 ) -> None:
-    if protocol.kind == "live":
-        pytest.skip("the limit is a server setting; the Django client run covers it")
-    settings.HUB_MAX_LABEL_CONFIG_BYTES = 100
-    schema = "<View>" + "<Text name='t' value='$t'/>" * 10 + "</View>"
-    assert_error(
-        protocol.post("/ml/dummy/setup", {"project": "7", "schema": schema}),
-        400,
-        "invalid_label_config",
-        "larger than 100",
-    )
+    limit = settings.HUB_MAX_LABEL_CONFIG_BYTES  # the configured one, which the live server has too
+    text = "<Text name='t' value='$t'/>"
+    schema = "<View>" + text * (limit // len(text) + 1) + "</View>"
+    for path, body in [
+        ("/ml/dummy/setup", {"project": "7", "schema": schema}),
+        ("/ml/dummy/predict", {"tasks": [{"id": 1}], "project": "7", "label_config": schema}),
+    ]:
+        assert_error(protocol.post(path, body), 400, "invalid_label_config", f"larger than {limit}")
+    assert_nothing_written()
 
 
 def test_an_unknown_model_is_a_404_on_every_endpoint(

@@ -4,13 +4,14 @@ anything an answer depends on changes the key, and a model's preferred batch siz
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from registry.models import ClassMapping, RegisteredModel
-from tests.conftest import ECHO_CFG, register, serving
+from tests.conftest import ECHO_CFG, admin_model_form, register, serving
 from tests.models.protocol import BatchRecordingModel
 from tests.registry.test_hot_path import DATA_URI, IMAGE_CFG, OneCarServer, register_car_detector
 
@@ -92,10 +93,27 @@ def test_interactive_calls_are_always_computed() -> None:
 
 
 def test_the_switch_is_in_the_admin(admin_client: Client) -> None:
-    model = register("recorder", "tests.models.protocol.BatchRecordingModel")
-    page = admin_client.get(f"/admin/registry/registeredmodel/{model.pk}/change/").content.decode()
-    assert 'name="prediction_cache"' in page
-    assert RegisteredModel._meta.get_field("prediction_cache").default is True
+    # A model registered through the admin caches unless told not to: the box comes ticked.
+    page = admin_client.get("/admin/registry/registeredmodel/add/").content.decode()
+    assert re.search(r'<input type="checkbox" name="prediction_cache"[^>]*checked', page)
+    form = admin_model_form(
+        name="Recorder", slug="recorder", import_path="tests.models.protocol.BatchRecordingModel"
+    )
+    assert (
+        admin_client.post(
+            "/admin/registry/registeredmodel/add/", {**form, "prediction_cache": "on"}
+        ).status_code
+        == 302
+    )
+    predict(tasks(1))
+    predict(tasks(1))
+    assert asked() == [1]
+    # Unticked in the admin (a browser sends no field for it): every call asks the model again.
+    model = RegisteredModel.objects.get(slug="recorder")
+    assert admin_client.post(f"/admin/registry/registeredmodel/{model.pk}/change/", form).status_code == 302
+    predict(tasks(1))
+    predict(tasks(1))
+    assert asked() == [1, 1, 1]
 
 
 class FlakyCarServer(OneCarServer):

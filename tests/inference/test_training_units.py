@@ -120,8 +120,13 @@ def test_the_admin_cancels_a_queued_job_and_shows_jobs_by_status(
     )
     assert f"Job {job.pk}: cancelling" in " ".join(str(m) for m in response.context["messages"])
     assert TrainingJob.objects.get(pk=job.pk).status == "cancelled"
-    assert admin_client.get("/admin/registry/trainingjob/?status__exact=cancelled").status_code == 200
-    assert admin_client.get(f"/admin/registry/trainingjob/{job.pk}/change/").status_code == 200
+    queued = training_request(link=link)
+    for status, listed in [("cancelled", job), ("queued", queued)]:
+        response = admin_client.get(f"/admin/registry/trainingjob/?status__exact={status}")
+        assert response.status_code == 200
+        assert [row.pk for row in response.context["cl"].result_list] == [listed.pk], status
+    page = admin_client.get(f"/admin/registry/trainingjob/{job.pk}/change/")
+    assert page.status_code == 200 and "Cancelled" in page.content.decode()
 
 
 def test_trained_versions_are_numbered_per_model_across_projects(link: ModelProject) -> None:

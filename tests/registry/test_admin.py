@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import Client
 
-from registry.models import LabelStudioInstance, Project, RegisteredModel
+from registry.models import LabelStudioInstance, ModelProject, Project, RegisteredModel, WebhookEvent
 from tests.conftest import admin_model_form, register
 
 pytestmark = pytest.mark.django_db
@@ -119,8 +120,12 @@ def test_label_studio_tokens_are_encrypted_at_rest_and_never_shown(admin_client:
         cursor.execute("SELECT access_token FROM registry_labelstudioinstance WHERE id = %s", [instance.pk])
         raw = cursor.fetchone()[0]
     assert "s3cret" not in raw and raw.startswith("gAAAA")
-    page = admin_client.get(f"/admin/registry/labelstudioinstance/{instance.pk}/change/").content.decode()
-    assert "s3cret-token-value" not in page
+    response = admin_client.get(f"/admin/registry/labelstudioinstance/{instance.pk}/change/")
+    page = response.content.decode()
+    # The editor's own page, with the token's field there and empty: not an error page that shows nothing.
+    assert response.status_code == 200 and "http://ls:8080" in page
+    assert re.search(r'<input type="password" name="access_token"(?![^>]*value=)[^>]*>', page)
+    assert "A value is stored." in page and "s3cret-token-value" not in page
     # Saving the form without typing a token keeps the stored one.
     admin_client.post(
         f"/admin/registry/labelstudioinstance/{instance.pk}/change/",
@@ -142,5 +147,17 @@ def test_project_pages_show_the_parsed_config(admin_client: Client) -> None:
     assert "sentiment (Choices)" in admin_client.get("/admin/registry/project/").content.decode()
     detail = admin_client.get(f"/admin/registry/project/{project.pk}/change/").content.decode()
     assert "&quot;labels&quot;" in detail
-    for page in ("modelproject", "webhookevent", "labelstudioinstance"):
-        assert admin_client.get(f"/admin/registry/{page}/").status_code == 200, page
+    model = register("dummy", "examples.dummy.model.DummyModel")
+    ModelProject.objects.create(model=model, project=project)
+    WebhookEvent.objects.create(
+        model=model, project=project, action="ANNOTATION_CREATED", payload={}, payload_sha256="1"
+    )
+    # Each list shows its row (the project's, named after its Label Studio), not only an empty page.
+    for page, shown in [
+        ("modelproject", "dummy"),
+        ("webhookevent", "ANNOTATION_CREATED"),
+        ("labelstudioinstance", "http://ls:8080"),
+    ]:
+        response = admin_client.get(f"/admin/registry/{page}/")
+        assert response.status_code == 200 and response.context["cl"].result_count == 1, page
+        assert shown in response.content.decode(), page
