@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,7 +83,9 @@ def test_a_token_guards_the_metrics_when_set(client: Client, settings: Any) -> N
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
 
 
-def test_every_gunicorn_worker_is_counted_and_in_flight_requests_are_seen(live_hub: LiveHub) -> None:
+def test_every_gunicorn_worker_is_counted_and_in_flight_requests_are_seen(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
     register("slow", "tests.models.protocol.SlowPredictModel", prediction_cache=False)
 
     def text() -> str:
@@ -93,15 +96,25 @@ def test_every_gunicorn_worker_is_counted_and_in_flight_requests_are_seen(live_h
         assert requests.get(f"{live_hub.url}/ml/slow/health", timeout=10).status_code == 200
     assert sample(text(), "hub_requests_total", model="slow", endpoint="health", status="200") - before == 20
 
-    body = {"tasks": [{"id": 1}], "label_config": ECHO_CFG, "params": {"seconds": 3}}
+    # The /predict lasts until the test has seen it in flight (120 s at most), however slow the machine.
+    release = tmp_path / "release"
+    params = {"seconds": 120, "until": str(release)}
+    body = {"tasks": [{"id": 1}], "label_config": ECHO_CFG, "params": params}
     slow_call = threading.Thread(
-        target=requests.post, args=(f"{live_hub.url}/ml/slow/predict",), kwargs={"json": body, "timeout": 30}
+        target=requests.post, args=(f"{live_hub.url}/ml/slow/predict",), kwargs={"json": body, "timeout": 150}
     )
     slow_call.start()
+    try:
+        wait_for(
+            lambda: sample(text(), "hub_requests_in_flight", model="slow", endpoint="predict") == 1,
+            timeout=60,
+            what="the slow /predict in flight",
+        )
+    finally:
+        release.touch()
+        slow_call.join()
     wait_for(
-        lambda: sample(text(), "hub_requests_in_flight", model="slow", endpoint="predict") == 1,
-        timeout=10,
-        what="the slow /predict in flight",
+        lambda: sample(text(), "hub_requests_in_flight", model="slow", endpoint="predict") == 0,
+        timeout=60,
+        what="the finished /predict out of flight",
     )
-    slow_call.join()
-    assert sample(text(), "hub_requests_in_flight", model="slow", endpoint="predict") == 0

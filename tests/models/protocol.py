@@ -217,10 +217,14 @@ class BatchRecordingModel(EchoModel):
 
 
 class SlowPredictModel(EchoModel):
-    """An echo that takes as many seconds as ``params.seconds`` says, to be seen in flight."""
+    """An echo that takes as many seconds as ``params.seconds`` says, to be seen in flight; with
+    ``params.until`` (a file path) it answers as soon as that file exists, ``seconds`` at the latest."""
 
     def predict(
         self, tasks: list[dict[str, Any]], context: dict[str, Any] | None = None, **kwargs: Any
     ) -> list[dict[str, Any]]:
-        time.sleep(float(kwargs.get("seconds", 0)))
+        deadline = time.monotonic() + float(kwargs.get("seconds", 0))
+        release = Path(kwargs["until"]) if kwargs.get("until") else None
+        while time.monotonic() < deadline and not (release and release.exists()):
+            time.sleep(0.05)
         return super().predict(tasks, context=context, **kwargs)

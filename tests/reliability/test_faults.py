@@ -77,7 +77,9 @@ IMAGE = _png_data_uri()
 def small_limits(settings: Any) -> None:
     settings.HUB_MAX_UPSTREAM_RESPONSE_BYTES = UPSTREAM_LIMIT
     settings.HUB_BREAKER_FAILURES = 3
-    settings.HUB_BREAKER_COOLDOWN_SECONDS = 1.0
+    # Long enough that an open breaker stays open on any machine; tests that need the cool-down
+    # over set it to 0 (the breaker reads it at each call) instead of sleeping through it.
+    settings.HUB_BREAKER_COOLDOWN_SECONDS = 60.0
 
 
 @pytest.fixture
@@ -221,8 +223,9 @@ def test_a_hanging_model_does_not_delay_a_healthy_one(
 
 
 def test_calls_to_one_server_never_exceed_its_max_concurrency(server: FaultServer) -> None:
-    server.fault, server.delay = Fault.SLOW, 0.5
-    http_model("busy", server, max_concurrency=2)
+    # Each call lasts long enough that the four requests overlap however late their threads start.
+    server.fault, server.delay = Fault.SLOW, 2.0
+    http_model("busy", server, max_concurrency=2, timeout=30)
     calls = [in_thread(lambda: predict(DjangoProtocolClient(), "busy")) for _ in range(4)]
     for thread, _ in calls:
         thread.join(timeout=30)
@@ -247,10 +250,14 @@ def test_after_n_failures_in_a_row_the_breaker_answers_503_at_once_without_calli
     model = http_model("failing", server, timeout=1)
     server.fault = fault
     open_breaker(client, "failing", server)
+    # A call that reached the hanging server now would wait 30 s: "at once" has a wide margin.
+    model.refresh_from_db()  # the error counts it has so far are kept by the save
+    model.timeout_seconds = 30
+    model.save()
     answer, took = predict(client, "failing", tasks=3)
     assert answer.status == 503 and answer.body["code"] == "circuit_open"
     assert "failed 3 calls in a row" in answer.body["error"]
-    assert took < 1, "an open breaker answers without waiting for anything"
+    assert took < 15, "an open breaker answers without waiting for anything"
     assert server.infer_calls == 3
     errors, last_error = errors_of(model)
     assert errors == 4 and "failed 3 calls in a row" in last_error
@@ -267,14 +274,15 @@ def test_a_wrong_shaped_answer_does_not_open_the_breaker(server: FaultServer) ->
 
 
 def test_after_the_cool_down_one_probe_goes_through_and_its_success_closes_the_breaker(
-    server: FaultServer,
+    server: FaultServer, settings: Any
 ) -> None:
     client = DjangoProtocolClient()
-    model = http_model("recovering", server, max_concurrency=3)
+    model = http_model("recovering", server, max_concurrency=3, timeout=30)
     server.fault = Fault.ERROR_500
     open_breaker(client, "recovering", server)
-    server.fault, server.delay = Fault.SLOW, 0.5  # healthy again; slow, so that the batch overlaps the probe
-    time.sleep(1.1)
+    # Healthy again; slow, so that the rest of the batch meets the probe still under way.
+    server.fault, server.delay = Fault.SLOW, 3.0
+    settings.HUB_BREAKER_COOLDOWN_SECONDS = 0  # the cool-down is over
     answer, _ = predict(client, "recovering", tasks=3)
     # One task was the probe; the two sent meanwhile were refused by the still-open breaker.
     assert sorted(labels(answer)) == [[], [], ["rectangle"]]
@@ -285,17 +293,18 @@ def test_after_the_cool_down_one_probe_goes_through_and_its_success_closes_the_b
     assert server.infer_calls == 4 + 3
 
 
-def test_a_failed_probe_opens_the_breaker_for_another_cool_down(server: FaultServer) -> None:
+def test_a_failed_probe_opens_the_breaker_for_another_cool_down(server: FaultServer, settings: Any) -> None:
     client = DjangoProtocolClient()
     http_model("still-failing", server)
     server.fault = Fault.ERROR_500
     open_breaker(client, "still-failing", server)
-    time.sleep(1.1)
+    settings.HUB_BREAKER_COOLDOWN_SECONDS = 0  # the cool-down is over
     answer, _ = predict(client, "still-failing")
     assert labels(answer) == [[]] and server.infer_calls == 4  # the probe
+    settings.HUB_BREAKER_COOLDOWN_SECONDS = 60  # counted from the failed probe
     answer, _ = predict(client, "still-failing")
     assert answer.status == 503 and server.infer_calls == 4
-    time.sleep(1.1)
+    settings.HUB_BREAKER_COOLDOWN_SECONDS = 0
     server.fault = Fault.HEALTHY
     answer, _ = predict(client, "still-failing")
     assert labels(answer) == [["rectangle"]] and server.infer_calls == 5

@@ -133,6 +133,7 @@ class Stack:
     redis: PrivateRedis
     workers: WorkerFactory
     worker_env: dict[str, str]
+    hub_log: Path
 
     def start_worker(self) -> None:
         self.workers.start(**self.worker_env)
@@ -196,8 +197,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ) as hub:
             # The worker keeps the production DB_CONN_MAX_AGE too: persistent connections are what a
             # database restart breaks.
-            worker_env = {**services, "HUB_DATA_DIR": hub_env["HUB_DATA_DIR"], "DB_CONN_MAX_AGE": "60"}
-            result = Stack(hub, postgres, redis_server, workers, worker_env)
+            # A job is taken for dead after 15 s without a heartbeat: far longer than the outages
+            # below, which a job must live through, and short enough to reap a killed worker's.
+            worker_env = {
+                **services,
+                "HUB_DATA_DIR": hub_env["HUB_DATA_DIR"],
+                "DB_CONN_MAX_AGE": "60",
+                "HUB_JOB_STALE_SECONDS": "15",
+            }
+            result = Stack(hub, postgres, redis_server, workers, worker_env, directory / "gunicorn.log")
             result.start_worker()
             yield result
     finally:
@@ -270,6 +278,11 @@ class Traffic:
         with self._lock:
             return sum(a.status == status for a in self.answers)
 
+    def since(self, moment: float) -> list[Answer]:
+        """The answers to calls started after ``moment`` (time.monotonic())."""
+        with self._lock:
+            return [a for a in self.answers if a.started > moment]
+
 
 DATABASE_UNAVAILABLE = {
     "error": "The Hub's database is unavailable; try again shortly.",
@@ -289,10 +302,18 @@ def test_a_postgres_restart_loses_no_accepted_event_and_the_hub_recovers_by_itse
         # Outside the API too (an admin page, whose session lookup fails): the same JSON 503.
         admin = requests.get(f"{stack.hub}/admin/", cookies={"sessionid": "x" * 32}, timeout=(2, 30))
         assert (admin.status_code, admin.json()) == (503, DATABASE_UNAVAILABLE)
-        time.sleep(2)  # an outage the clients feel, not a blink between two requests
+        # An outage the clients feel, not a blink between two requests.
+        wait_for(lambda: under_load.count(503) >= 4, timeout=60, what="calls answered during the outage")
         stack.postgres.start()
         back = time.monotonic()
-        time.sleep(4)
+        wait_for(
+            lambda: (
+                {a.kind for a in under_load.since(back) if a.status in (200, 201)} == {"predict", "webhook"}
+                and len(under_load.since(back)) >= 20
+            ),
+            timeout=90,
+            what="calls of both kinds answered after the restart",
+        )
     # During the outage: our JSON 503, never a traceback, an HTML page or a dropped connection.
     wrong = [
         a
@@ -362,9 +383,12 @@ def jobs_of_link(stack: Stack, job_id: int) -> list[tuple[int, str]]:
 
 def test_a_training_running_across_a_postgres_restart_finishes_once(stack: Stack) -> None:
     job = start_training(stack, project_id=78)
+    log = stack.workers.workers[-1].log
     stack.postgres.stop()
-    time.sleep(2)
-    stack.postgres.start()
+    try:  # until the running job has felt the outage
+        wait_for(lambda: "heartbeat not recorded" in log.read_text(), timeout=60, what="a heartbeat to fail")
+    finally:
+        stack.postgres.start()
     wait_for(lambda: stack.jobs_settled("paced"), timeout=60, what="the training to end")
     # Its progress reports and heartbeats failed for a while; it neither failed nor was it taken
     # for dead and run a second time.
@@ -393,7 +417,11 @@ def test_webhooks_are_stored_while_redis_is_down_and_trained_on_once_it_is_back(
             "label_config": TOPICS,
         }
         assert session.post(f"{stack.hub}/ml/text-classifier/predict", json=predict, timeout=(2, 30)).ok
-        time.sleep(3)  # past the debounce: the job's message could not be sent
+        wait_for(
+            lambda: "Could not publish training job" in stack.hub_log.read_text(),
+            timeout=60,
+            what="the Hub to find the broker down",
+        )
         assert sorted(stack.unprocessed(events)) == events
     finally:
         stack.redis.start()  # empty: whatever the broker held is gone, as after a real restart
@@ -410,7 +438,7 @@ def test_a_worker_killed_mid_training_leaves_no_job_running_and_a_fresh_worker_t
     assert job_state(stack, job)[0] == "running"
     stack.start_worker()
     wait_for(
-        lambda: job_state(stack, job)[0] == "failed", timeout=30, what="the dead worker's job to be reaped"
+        lambda: job_state(stack, job)[0] == "failed", timeout=90, what="the dead worker's job to be reaped"
     )
     assert "stopped" in job_state(stack, job)[2]
     wait_for(
