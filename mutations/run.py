@@ -15,14 +15,20 @@ baseline): a test that already fails would "kill" any mutation and prove nothing
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -32,6 +38,18 @@ CATALOG = Path(__file__).resolve().parent / "catalog.yaml"
 FIELDS = ("id", "promise", "source", "file", "find", "replace", "tests")
 # Generous: one mutation's tests take seconds; a mutation that makes them hang is a broken entry.
 TIMEOUT_SECONDS = 300
+# Each job has its scratch copy and test database; two keep both cores of the CI machine busy.
+DEFAULT_JOBS = min(2, os.cpu_count() or 1)
+
+_T = TypeVar("_T")
+# The pytest runs under way, each the leader of its own process group (see Slot.run_tests).
+_running: set[subprocess.Popen[str]] = set()
+
+
+def _stop_running() -> None:
+    for process in list(_running):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 class CatalogError(Exception):
@@ -103,48 +121,82 @@ def copy_tree(source: Path, target: Path) -> None:
         shutil.copy2(origin, target / name)
 
 
-def scratch_database_url() -> str | None:
-    """The tests' database URL with a name of the mutation runs' own, so they never touch the
-    database ``make test`` keeps (pytest-django adds ``test_`` in front)."""
+def scratch_database_url(slot: int) -> str | None:
+    """The tests' database URL with a name of this job's own, so that the jobs never share one nor
+    touch the database ``make test`` keeps (pytest-django adds ``test_`` in front)."""
     url = os.environ.get("DATABASE_URL")
     if not url or url.startswith("sqlite"):
-        return None  # SQLite: the scratch copy's own data folder already holds it
+        return None  # SQLite: each scratch copy's own data folder already holds it
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_mutations"))
+    suffix = "_mutations" + (str(slot) if slot else "")
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + suffix))
 
 
-def run_tests(root: Path, tests: list[str], *, create_db: bool) -> tuple[int, str]:
-    """Run pytest on ``tests`` in ``root``; its exit status (None past the time limit) and output tail."""
-    env = {
-        **os.environ,
-        "PYTHONDONTWRITEBYTECODE": "1",  # a restored file must never meet a stale .pyc
-        # Only pytest-django: the other installed plugins (hypothesis, faker, schemathesis) cost
-        # seconds of start-up per run, and no test named in the catalog needs them.
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-    }
-    if database_url := scratch_database_url():
-        env["DATABASE_URL"] = database_url
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-x",
-        "-q",
-        "-p",
-        "pytest_django.plugin",
-        "-p",
-        "no:cacheprovider",
-        "--create-db" if create_db else "--reuse-db",
-        *tests,
-    ]
-    try:
-        done = subprocess.run(  # noqa: S603
-            command, cwd=root, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
+@dataclass
+class Slot:
+    """One job: a scratch copy of the tree and a test database of its own."""
+
+    number: int
+    root: Path
+    database_ready: bool = False
+
+    def run_tests(self, tests: list[str]) -> tuple[int, str]:
+        """Run pytest on ``tests`` here: its exit status (-1 past the time limit) and output tail."""
+        env = {
+            **os.environ,
+            "PYTHONDONTWRITEBYTECODE": "1",  # a restored file must never meet a stale .pyc
+            # Only pytest-django: the other installed plugins (hypothesis, faker, schemathesis) cost
+            # seconds of start-up per run, and no test named in the catalog needs them.
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        }
+        if database_url := scratch_database_url(self.number):
+            env["DATABASE_URL"] = database_url
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-x",
+            "-q",
+            "-p",
+            "pytest_django.plugin",
+            "-p",
+            "no:cacheprovider",
+            "--reuse-db" if self.database_ready else "--create-db",
+            *tests,
+        ]
+        # A session of its own, so that a run past the limit is ended with the servers it started.
+        process = subprocess.Popen(  # noqa: S603
+            command,
+            cwd=self.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        output = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return -1, output[-3000:]
-    return done.returncode, (done.stdout + done.stderr)[-3000:]
+        _running.add(process)
+        try:
+            output, _ = process.communicate(timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+            return -1, output[-3000:]
+        finally:
+            _running.discard(process)
+        self.database_ready = True
+        return process.returncode, output[-3000:]
+
+    def judge(self, mutation: Mutation) -> tuple[int, str, float]:
+        """Apply the mutation to this copy, run its tests, restore the file."""
+        path = self.root / mutation.file
+        original = path.read_text()
+        path.write_text(original.replace(mutation.find, mutation.replace, 1))
+        began = time.monotonic()
+        try:
+            status, output = self.run_tests(list(mutation.tests))
+        finally:
+            path.write_text(original)
+        return status, output, time.monotonic() - began
 
 
 def describe(status: int) -> str:
@@ -163,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("ids", nargs="*", help="run only these mutations (default: all)")
     parser.add_argument("--list", action="store_true", help="list the catalog and check it applies")
     parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of the tests")
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=DEFAULT_JOBS,
+        help=f"mutations judged at once (default {DEFAULT_JOBS})",
+    )
     parser.add_argument("--catalog", type=Path, default=CATALOG, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -179,38 +238,54 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     outcomes: dict[str, str] = {}
+    runnable = [m for m in chosen if m.id not in broken]
+    for m in chosen:
+        if m.id in broken:
+            outcomes[m.id] = f"broken: {broken[m.id]}"
+            print(f"{m.id}: {outcomes[m.id]}", flush=True)
+    jobs = max(1, min(args.jobs, len(runnable)))
     with tempfile.TemporaryDirectory(prefix="hub-mutations-") as scratch:
-        root = Path(scratch)
-        copy_tree(args.root, root)
-        create_db = True
-        if not args.no_baseline:
-            union = list(dict.fromkeys(t for m in chosen if m.id not in broken for t in m.tests))
-            print(f"baseline: {len(union)} test selections, unmutated ...", flush=True)
-            status, output = run_tests(root, union, create_db=True)
-            create_db = False
-            if status != 0:
-                print(output)
-                print(f"baseline failed ({describe(status)}): fix the tests before judging mutations")
-                return 2
-            print(f"baseline passes ({time.monotonic() - started:.0f} s)", flush=True)
-        for m in chosen:
-            if m.id in broken:
-                outcomes[m.id] = f"broken: {broken[m.id]}"
-                print(f"{m.id}: {outcomes[m.id]}", flush=True)
-                continue
-            path = root / m.file
-            original = path.read_text()
-            path.write_text(original.replace(m.find, m.replace, 1))
-            began = time.monotonic()
-            try:
-                status, output = run_tests(root, list(m.tests), create_db=create_db)
-            finally:
-                path.write_text(original)
-            create_db = False
-            outcomes[m.id] = describe(status)
-            print(f"{m.id}: {outcomes[m.id]} ({time.monotonic() - began:.1f} s)", flush=True)
-            if status not in (0, 1):
-                print(output)
+        slots: queue.Queue[Slot] = queue.Queue()
+        for number in range(jobs):
+            root = Path(scratch) / str(number)
+            copy_tree(args.root, root)
+            slots.put(Slot(number, root))
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
+
+            def on_a_free_slot(work: Callable[[Slot], _T]) -> _T:
+                slot = slots.get()
+                try:
+                    return work(slot)
+                finally:
+                    slots.put(slot)
+
+            if not args.no_baseline:
+                union = list(dict.fromkeys(t for m in runnable for t in m.tests))
+                print(f"baseline: {len(union)} test selections, unmutated, in {jobs} job(s) ...", flush=True)
+                parts = [union[i::jobs] for i in range(jobs)]
+                for status, output in pool.map(
+                    lambda part: on_a_free_slot(lambda slot: slot.run_tests(part)), parts
+                ):
+                    if status != 0:
+                        print(output)
+                        print(f"baseline failed ({describe(status)}): fix the tests before judging mutations")
+                        pool.shutdown()  # the other parts end before their copies are removed
+                        return 2
+                print(f"baseline passes ({time.monotonic() - started:.0f} s)", flush=True)
+            futures = {pool.submit(on_a_free_slot, lambda slot, m=m: slot.judge(m)): m for m in runnable}
+            for future in as_completed(futures):
+                m = futures[future]
+                status, output, took = future.result()
+                outcomes[m.id] = describe(status)
+                print(f"{m.id}: {outcomes[m.id]} ({took:.1f} s)", flush=True)
+                if status not in (0, 1):
+                    print(output)
+        except BaseException:  # interrupted: end the runs under way before the copies are removed
+            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_running()
+            raise
+        pool.shutdown()
 
     killed = sum(outcome == "killed" for outcome in outcomes.values())
     survived = [i for i, outcome in outcomes.items() if outcome.startswith("SURVIVED")]

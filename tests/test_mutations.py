@@ -102,3 +102,28 @@ def test_a_baseline_that_fails_stops_the_run(
     (root / "test_limits.py").write_text(TINY_TESTS.replace("== 10", "== 11"))
     assert main(["--catalog", str(catalog), "--root", str(root)]) == 2
     assert "baseline failed" in capsys.readouterr().out
+
+
+def test_two_jobs_judge_mutations_side_by_side_each_on_its_own_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    root, catalog = tiny_tree(
+        tmp_path, id="limit", find="min(n, 10)", replace="n", tests="test_limits.py::test_the_limit_holds"
+    )
+    # The second edits the same line differently: on a shared copy one would see the other's edit.
+    catalog.write_text(
+        catalog.read_text()
+        + TINY_CATALOG.format(
+            id="small",
+            find="min(n, 10)",
+            replace="min(n, 10.0)",
+            tests="test_limits.py::test_the_limit_holds",
+        )
+    )
+    assert main(["--catalog", str(catalog), "--root", str(root), "--jobs", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "baseline: 1 test selections, unmutated, in 2 job(s)" in out
+    assert "limit: killed" in out and "small: SURVIVED" in out
+    assert "2 mutations: 1 killed, 1 survived, 0 broken" in out
+    assert (root / "limits.py").read_text() == TINY_MODULE
