@@ -51,7 +51,20 @@ TINY_CATALOG = """
 """
 
 
-def tiny_tree(tmp_path: Path, **entry: str) -> tuple[Path, Path]:
+@pytest.fixture(autouse=True)
+def no_django_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny trees the runner is tried on are no Django projects."""
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+
+
+def tiny_tree(tmp_path: Path, **fields: str) -> tuple[Path, Path]:
+    entry = {
+        "id": "limit",
+        "find": "min(n, 10)",
+        "replace": "n",
+        "tests": "test_limits.py::test_the_limit_holds",
+    }
+    entry.update(fields)
     root = tmp_path / "tree"
     root.mkdir()
     (root / "limits.py").write_text(TINY_MODULE)
@@ -74,7 +87,6 @@ def tiny_tree(tmp_path: Path, **entry: str) -> tuple[Path, Path]:
 )
 def test_the_runner_reports_killed_survived_and_broken_mutations_and_leaves_the_tree_alone(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     find: str,
     replace: str,
@@ -82,8 +94,7 @@ def test_the_runner_reports_killed_survived_and_broken_mutations_and_leaves_the_
     status: int,
     verdict: str,
 ) -> None:
-    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)  # the tiny tree is no Django project
-    root, catalog = tiny_tree(tmp_path, id="limit", find=find, replace=replace, tests=tests)
+    root, catalog = tiny_tree(tmp_path, find=find, replace=replace, tests=tests)
     assert main(["--catalog", str(catalog), "--root", str(root), "--no-baseline"]) == status
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if line.startswith("limit: "))
@@ -92,25 +103,17 @@ def test_the_runner_reports_killed_survived_and_broken_mutations_and_leaves_the_
     assert (root / "limits.py").read_text() == TINY_MODULE
 
 
-def test_a_baseline_that_fails_stops_the_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
-    root, catalog = tiny_tree(
-        tmp_path, id="limit", find="min(n, 10)", replace="n", tests="test_limits.py::test_the_limit_holds"
-    )
+def test_a_baseline_that_fails_stops_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root, catalog = tiny_tree(tmp_path)
     (root / "test_limits.py").write_text(TINY_TESTS.replace("== 10", "== 11"))
     assert main(["--catalog", str(catalog), "--root", str(root)]) == 2
     assert "baseline failed" in capsys.readouterr().out
 
 
 def test_two_jobs_judge_mutations_side_by_side_each_on_its_own_copy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
-    root, catalog = tiny_tree(
-        tmp_path, id="limit", find="min(n, 10)", replace="n", tests="test_limits.py::test_the_limit_holds"
-    )
+    root, catalog = tiny_tree(tmp_path)
     # The second edits the same line differently: on a shared copy one would see the other's edit.
     catalog.write_text(
         catalog.read_text()
