@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core import checks
+
+from hubsite.checks import allowed_hosts_check
 
 
 class RegistryConfig(AppConfig):
@@ -15,3 +18,4 @@ class RegistryConfig(AppConfig):
         audit.connect()
         connect_invalidation()
         traffic.connect()
+        checks.register(allowed_hosts_check, checks.Tags.security, deploy=False)
