@@ -158,19 +158,18 @@ def cmd_register(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
     from hubsite.errors import HubError
-    from registry.services import model_fetch_classes, registered_model_register
+    from registry.registration import registered_model_put
+    from registry.services import model_fetch_classes
 
     if args.migrate:
         call_command("migrate", verbosity=0)
     kind = args.kind or ("python" if args.import_path else "http")
+    fields = {"kind": kind, "import_path": args.import_path or "", "url": args.url or ""}
+    if args.name:
+        fields["name"] = args.name
     try:
-        model, created = registered_model_register(
-            name=args.name or args.slug,
-            slug=args.slug,
-            kind=kind,
-            import_path=args.import_path or "",
-            url=args.url or "",
-        )
+        # The audit log names this command as the actor (registry.audit).
+        model, created, bumped = registered_model_put(slug=args.slug, actor=None, **fields)
     except ValidationError as exc:
         raise CliError(
             "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
@@ -182,10 +181,8 @@ def cmd_register(args: argparse.Namespace) -> int:
             raise CliError(f"fetching classes failed: {exc.detail}") from exc
         print(f"{fetched.total} classes")
     if not args.quiet:
-        print(
-            f"{'Registered' if created else 'Already registered'} {model.slug} ({model.kind}),"
-            f" version {model.model_version}"
-        )
+        done = "Registered" if created else "Updated" if bumped else "Already registered"
+        print(f"{done} {model.slug} ({model.kind}), version {model.model_version}")
     return 0
 
 

@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from hubsite.errors import DATABASE_DOWN
 from inference.runners.python import DatabaseStateStore, build_instance, train_output_of
-from registry.audit import audit_record
 from registry.hot_path import state_stamp_renew
 from registry.jobs import job_publish, training_request
 from registry.model_server import model_server_call
@@ -32,6 +31,7 @@ from registry.models import (
     TrainingJob,
     WebhookEvent,
 )
+from registry.services import model_project_activate
 from wow_ai_hub.events import ANNOTATION_DELETES, ANNOTATION_UPSERTS, DEFAULT_TRAIN_EVENTS, START_TRAINING
 from wow_ai_hub.model import JobCancelled, call_accepting, uses_classic_fit
 
@@ -327,12 +327,6 @@ def _keep_version(link: ModelProject, job: TrainingJob, result: Any) -> int:
         ModelVersion.objects.create(
             model_project=link, number=number, state=_snapshot(link), metrics=metrics, job=job
         )
-        ModelProject.objects.filter(pk=link.pk).update(active_version=number)
-        audit_record(
-            actor=f"system:training-job:{job.pk}",
-            action="activate",
-            obj=link,
-            changes={"active_version": number},
-        )
+        model_project_activate(link=link, number=number, actor=f"system:training-job:{job.pk}")
     logger.info("%s is now at version %s", link, number)
     return number

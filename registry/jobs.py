@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hubsite.celery import app as celery_app
+from registry.audit import audit_record
 from registry.models import ModelProject, TrainingJob
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,21 @@ def job_cancel(job: TrainingJob) -> bool:
     return bool(
         TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(cancel_requested=True)
     )
+
+
+def training_start(*, link: ModelProject, actor: str) -> TrainingJob:
+    """Someone asked for a training run now (the admin's "Start training", the API): at once, audited."""
+    job = training_request(link=link, trigger=TrainingJob.Trigger.MANUAL, debounce=False)
+    audit_record(actor=actor, action="start_training", obj=link, changes={"job": job.pk})
+    return job
+
+
+def training_cancel(*, job: TrainingJob, actor: str) -> bool:
+    """Cancel a job for someone (see ``job_cancel``), audited; False when it had already finished."""
+    done = job_cancel(job)
+    if done:
+        audit_record(actor=actor, action="cancel_training", obj=job.model_project, changes={"job": job.pk})
+    return done
 
 
 def jobs_reap() -> int:

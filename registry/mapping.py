@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
+from registry.audit import audit_actor
 from registry.label_config import ParsedConfig
 from registry.models import ClassMapping, ModelClass, ModelProject
 
@@ -95,3 +96,50 @@ def class_mapping_validate(
             f"{from_name}:{label} is not a label of a control tag that can show a {model_class.type} class "
             "in this project's config."
         )
+
+
+@dataclass(frozen=True)
+class MappingChange:
+    """What to change of one class's mapping; ``threshold`` only when ``set_threshold``."""
+
+    class_name: str
+    from_name: str = ""
+    label: str = ""
+    threshold: float | None = None
+    set_threshold: bool = False
+
+
+def class_mappings_change(
+    *, link: ModelProject, changes: list[MappingChange], actor: str
+) -> list[ClassMapping]:
+    """Map classes of the link's model onto labels of its project, all or none: each target is checked
+    as the admin's mapping form checks it (``class_mapping_validate``) before anything is saved."""
+    classes = {c.name: c for c in link.model.classes.all()}
+    parsed = link.project.parsed_label_config
+    errors: list[str] = []
+    for change in changes:
+        model_class = classes.get(change.class_name)
+        if model_class is None:
+            errors.append(f"{change.class_name}: the model has no such class.")
+            continue
+        try:
+            class_mapping_validate(
+                model_class=model_class, from_name=change.from_name, label=change.label, parsed=parsed
+            )
+        except ValidationError as exc:
+            errors.extend(f"{change.class_name}: {message}" for message in exc.messages)
+    if errors:
+        raise ValidationError({"mappings": errors})
+    saved = []
+    with transaction.atomic(), audit_actor(actor):
+        for change in changes:
+            mapping = ClassMapping.objects.filter(
+                model_project=link, model_class=classes[change.class_name]
+            ).first() or ClassMapping(model_project=link, model_class=classes[change.class_name])
+            if mapping.pk is None or (change.from_name, change.label) != (mapping.from_name, mapping.label):
+                mapping.from_name, mapping.label, mapping.automatic = change.from_name, change.label, False
+            if change.set_threshold:
+                mapping.threshold = change.threshold
+            mapping.save()
+            saved.append(mapping)
+    return saved

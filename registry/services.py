@@ -11,8 +11,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from rest_framework import status
 
-from hubsite.errors import UpstreamBadAnswer
+from hubsite.errors import HubError, UpstreamBadAnswer
 from registry.audit import audit_record
 from registry.backends import CheckResult, get_backend
 from registry.counters import counter_buffer
@@ -30,6 +31,7 @@ from registry.models import (
     WebhookEvent,
 )
 from registry.project_uid import ProjectUid
+from registry.registration import registered_model_create
 from registry.selectors import project_of_model
 
 # How precisely "last seen" times are kept: finer would make every /setup a write.
@@ -252,12 +254,14 @@ def registered_model_register(
     url: str = "",
     params: dict[str, Any] | None = None,
     description: str = "",
+    actor: str | None = None,
 ) -> tuple[RegisteredModel, bool]:
     """Register a model unless its slug exists (an existing row, maybe edited in the admin, is kept)."""
     existing = RegisteredModel.objects.filter(slug=slug).first()
     if existing is not None:
         return existing, False
-    model = RegisteredModel(
+    model = registered_model_create(
+        actor=actor,
         name=name,
         slug=slug,
         kind=kind,
@@ -266,8 +270,6 @@ def registered_model_register(
         params=params or {},
         description=description,
     )
-    model.full_clean()
-    model.save()
     return model, True
 
 
@@ -294,11 +296,18 @@ def model_server_classes(*, model: RegisteredModel) -> list[tuple[str, str]]:
     return classes
 
 
+class NotAModelServer(HubError):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "not_a_model_server"
+
+
 def model_fetch_classes(*, model: RegisteredModel) -> FetchedClasses:
     """Read the model server's classes into its registered classes.
 
     Classes the server no longer lists are kept (their mappings may still matter); types are updated.
     """
+    if not model.url:
+        raise NotAModelServer(f"{model.slug}: only model servers list their classes.")
     classes = model_server_classes(model=model)
     created = updated = 0
     with transaction.atomic():
@@ -311,7 +320,14 @@ def model_fetch_classes(*, model: RegisteredModel) -> FetchedClasses:
     return FetchedClasses(created=created, updated=updated, total=len(classes))
 
 
-def model_version_activate(*, version: ModelVersion) -> None:
+def model_project_activate(*, link: ModelProject, number: int, actor: str) -> None:
+    """Make trained version ``number`` (0: as registered) the one the link's project is served and told."""
+    ModelProject.objects.filter(pk=link.pk).update(active_version=number)
+    link.active_version = number
+    audit_record(actor=actor, action="activate", obj=link, changes={"active_version": number})
+
+
+def model_version_activate(*, version: ModelVersion, actor: str) -> None:
     """Serve this trained version in its project: restore its saved state, report its version string."""
     link = version.model_project
     with transaction.atomic():
@@ -319,6 +335,5 @@ def model_version_activate(*, version: ModelVersion) -> None:
         ModelState.objects.bulk_create(
             ModelState(model_project=link, key=key, value=value) for key, value in version.state.items()
         )
-        ModelProject.objects.filter(pk=link.pk).update(active_version=version.number)
+        model_project_activate(link=link, number=version.number, actor=actor)
         state_stamp_renew(link.pk)  # bulk_create sends no save signals
-    link.active_version = version.number

@@ -19,6 +19,7 @@ from django.utils.html import escape
 from registry.admin import model_page
 from registry.admin.base import LabelledInlineFormSet, WriteOnlySecretsAdmin, WriteOnlySecretsForm, user_actor
 from registry.models import ModelClass, RegisteredModel
+from registry.registration import registered_model_save
 from registry.services import connection_key_issue, model_check_connection
 
 MODEL_SERVER_FIELDS = (
@@ -38,8 +39,6 @@ MODEL_SERVER_FIELDS = (
 KIND_SHORT = {"python": "Python", "http": "External (V7)", "ml_backend": "ML backend"}
 # What a model has only once it exists: left off the registration form.
 ADD_HIDDEN_FIELDSETS = ("Version", "Last check", "Counters")
-# Changing what runs makes a new model version, so Label Studio re-predicts with it.
-VERSIONED_FIELDS = ("kind", "import_path", "params", "url", "request_extra")
 
 
 class RegisteredModelForm(WriteOnlySecretsForm):
@@ -304,13 +303,11 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
     def save_model(
         self, request: HttpRequest, obj: RegisteredModel, form: forms.ModelForm[RegisteredModel], change: bool
     ) -> None:
-        # Compared with the stored row rather than form.changed_data: JSON fields with callable
-        # defaults report themselves changed whenever the hidden initial value is missing.
-        if change and "version" not in form.changed_data:
-            before = RegisteredModel.objects.filter(pk=obj.pk).values(*VERSIONED_FIELDS).first()
-            if before and any(before[name] != getattr(obj, name) for name in VERSIONED_FIELDS):
-                obj.version += 1
-        super().save_model(request, obj, form, change)
+        # The version rule compares with the stored row (registry.registration), not form.changed_data:
+        # JSON fields with callable defaults report themselves changed whenever the hidden initial is missing.
+        registered_model_save(
+            model=obj, actor=user_actor(request), version_given="version" in form.changed_data
+        )
 
     @admin.action(description="New connection key (shown once)")
     def new_connection_key(self, request: HttpRequest, queryset: QuerySet[RegisteredModel]) -> HttpResponse:

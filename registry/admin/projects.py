@@ -19,9 +19,10 @@ from registry.admin.base import (
     ReadOnlyInline,
     WriteOnlySecretsAdmin,
     WriteOnlySecretsForm,
+    user_actor,
 )
 from registry.admin.versions import ModelVersionInline
-from registry.jobs import training_request
+from registry.jobs import training_start
 from registry.mapping import class_mapping_validate, mapping_targets
 from registry.models import (
     ClassMapping,
@@ -29,7 +30,6 @@ from registry.models import (
     ModelProject,
     ModelState,
     Project,
-    TrainingJob,
 )
 
 
@@ -201,7 +201,7 @@ class ModelProjectAdmin(AuditedAdmin):
     @admin.action(description="Start training")
     def start_training(self, request: HttpRequest, queryset: QuerySet[ModelProject]) -> None:
         for link in queryset.select_related("model", "project"):
-            job = training_request(link=link, trigger=TrainingJob.Trigger.MANUAL, debounce=False)
+            job = training_start(link=link, actor=user_actor(request))
             self.message_user(request, f"{link}: training job {job.pk} is {job.status}.", messages.SUCCESS)
 
 

@@ -7,8 +7,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from registry.admin.base import AuditedAdmin
-from registry.jobs import job_cancel
+from registry.admin.base import AuditedAdmin, user_actor
+from registry.jobs import training_cancel
 from registry.models import Annotation, TrainingJob, WebhookEvent
 
 
@@ -84,7 +84,7 @@ class TrainingJobAdmin(AuditedAdmin):
     @admin.action(description="Cancel")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
         for job in queryset:
-            done = job_cancel(job)
+            done = training_cancel(job=job, actor=user_actor(request))
             self.message_user(
                 request, f"Job {job.pk}: {'cancelling' if done else 'already finished'}.", messages.INFO
             )

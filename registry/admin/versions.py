@@ -9,7 +9,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from registry.admin.base import AuditedAdmin, ReadOnlyInline, user_actor
-from registry.audit import audit_record
 from registry.models import ModelVersion
 from registry.services import model_version_activate
 
@@ -42,13 +41,7 @@ class ModelVersionAdmin(AuditedAdmin):
 
 def activate_version(model_admin: admin.ModelAdmin[Any], request: HttpRequest, version: ModelVersion) -> None:
     """Serve this version in its project, as the signed-in user (the list action and the model's page)."""
-    model_version_activate(version=version)
-    audit_record(
-        actor=user_actor(request),
-        action="activate",
-        obj=version.model_project,
-        changes={"active_version": version.number},
-    )
+    model_version_activate(version=version, actor=user_actor(request))
     model_admin.message_user(
         request, f"{version.model_project} now serves version {version.number}.", messages.SUCCESS
     )

@@ -252,7 +252,7 @@ def test_rolling_back_changes_the_version_setup_reports(
     )
     versions = client.get("/ml/text-classifier/versions").json()["versions"]
     assert versions == ["text-classifier@1", "text-classifier@1.1", "text-classifier@1.2"]
-    model_version_activate(version=ModelVersion.objects.get(number=2))
+    model_version_activate(version=ModelVersion.objects.get(number=2), actor="user:test")
     assert (
         post(client, "/ml/text-classifier/setup", {"project": "9.1700000000", "schema": TOPICS})[1][
             "model_version"
