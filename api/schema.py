@@ -16,4 +16,9 @@ WRITE_ERRORS = {
     400: OpenApiResponse(_ERROR, description="Invalid input; `fields` says where."),
     **ERRORS,
 }
-NOT_FOUND = {404: OpenApiResponse(_ERROR, description="No such object.")}
+NOT_FOUND = {404: OpenApiResponse(_ERROR, description="No such object (or, in a list, no such page).")}
+UPSTREAM_ERRORS = {
+    502: OpenApiResponse(_ERROR, description="The model server answered, but not as its contract says."),
+    503: OpenApiResponse(_ERROR, description="The model server is unreachable (or its breaker is open)."),
+    504: OpenApiResponse(_ERROR, description="The model server did not answer in time."),
+}

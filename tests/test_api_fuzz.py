@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.contrib.auth.models import User
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
@@ -21,9 +22,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from api.tokens import api_token_issue
 from tests.conftest import register
 
 MODEL = "dummy"
+AUTHORIZATION = ""
 
 
 # Loaded when the module is collected (pytest-django has set Django up; the schema needs no database):
@@ -43,7 +46,11 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None
 
 @pytest.fixture(autouse=True)
 def model(db: None) -> Iterator[None]:
+    global AUTHORIZATION
     register(MODEL, "examples.dummy.model.DummyModel")
+    # The REST API's operations get a read-write token, so the fuzz reaches their validation and logic.
+    admin = User.objects.create_superuser("fuzz", "", "pw")
+    AUTHORIZATION = "Bearer " + api_token_issue(user=admin, name="fuzz", scope="write", actor="test").secret
     # As Django's own test client does: the handler would close the connection after every request,
     # and with it the test's transaction.
     request_started.disconnect(close_old_connections)
@@ -63,10 +70,11 @@ def model(db: None) -> Iterator[None]:
 )
 def test_every_operation_answers_as_documented(case: Any) -> None:
     case.call_and_validate(
+        headers={"Authorization": AUTHORIZATION},
         checks=[
             not_a_server_error,
             status_code_conformance,
             content_type_conformance,
             response_schema_conformance,
-        ]
+        ],
     )

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from api.tokens import api_token_issue
+from tests.api.fixtures import detector_url, world  # noqa: F401 - fixtures of every API test
 
 
 @pytest.fixture

@@ -1,5 +1,3 @@
-"""The REST API's views: thin, each calling one service (registry.services, api.tokens)."""
-
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
