@@ -292,22 +292,26 @@ def training_job_run(job_id: int, *, worker: str = "") -> str:
     finally:
         heartbeat.stopped.set()
         logging.getLogger().removeHandler(job_log)
-    # Only while still running: a job the reaper gave up on (a lost heartbeat) stays as it decided,
-    # and its re-run reports for itself.
-    TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(
-        status=status,
-        progress=1.0 if status == TrainingJob.Status.SUCCEEDED else job.progress,
-        finished_at=timezone.now(),
-        error=error,
-        resulting_version=version,
-        log_tail="\n".join(job_log.lines),
-    )
     if status == TrainingJob.Status.SUCCEEDED:
         # A fit may change what the model answers without writing its state (files, a remote
-        # backend's own training): later predictions must not come from before it.
+        # backend's own training): predictions made once the job reads "succeeded" must come after it.
         state_stamp_renew(link.pk)
-    if TrainingJob.objects.filter(pk=job.pk, rerun_requested=True).exists():
-        training_request(link=link, trigger=job.trigger, debounce=False)
+    with transaction.atomic():
+        # The link's lock, as training_request takes it: the job's end and its re-run are one step, so
+        # no reader sees "nothing queued or running" while events still wait for a run.
+        ModelProject.objects.select_for_update().filter(pk=link.pk).first()
+        # Only while still running: a job the reaper gave up on (a lost heartbeat) stays as it decided,
+        # and its re-run reports for itself.
+        TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(
+            status=status,
+            progress=1.0 if status == TrainingJob.Status.SUCCEEDED else job.progress,
+            finished_at=timezone.now(),
+            error=error,
+            resulting_version=version,
+            log_tail="\n".join(job_log.lines),
+        )
+        if TrainingJob.objects.filter(pk=job.pk, rerun_requested=True).exists():
+            training_request(link=link, trigger=job.trigger, debounce=False)
     return status
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,6 +83,30 @@ class Hub:
     @property
     def admin_password(self) -> str:
         return (self.data_dir / "admin-password").read_text().strip()
+
+    def shell(self, script: str) -> str:
+        """Run Python in the Hub's Django (its own data dir and database); what it printed."""
+        env = {**os.environ, "HUB_DATA_DIR": str(self.data_dir)}
+        env.pop("DATABASE_URL", None)
+        done = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", script],
+            cwd=REPO_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.stdout
+
+    def training_busy(self, slug: str) -> bool:
+        """Whether the model has a training job queued or running (events keep adding runs)."""
+        script = (
+            "from registry.models import TrainingJob\n"
+            f"print(TrainingJob.objects.filter(model_project__model__slug={slug!r}, "
+            "status__in=['queued', 'running']).exists())\n"
+        )
+        return self.shell(script).strip() == "True"
 
 
 @pytest.fixture(scope="session")
