@@ -157,7 +157,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     from django.core.exceptions import ValidationError
     from django.core.management import call_command
 
-    from hubsite.errors import HubError
+    from core.errors import HubError
     from registry.registration import registered_model_put
     from registry.services import model_fetch_classes
 

@@ -5,7 +5,7 @@ import shutil
 import tempfile
 from typing import Any
 
-# Each worker writes its metrics here and a scrape of /metrics adds them up (hubsite/metrics.py).
+# Each worker writes its metrics here and a scrape of /metrics adds them up (core/metrics.py).
 # A fresh folder per server: counts left by an earlier run would otherwise be added in.
 metrics_dir_made_here = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if metrics_dir_made_here:
@@ -32,7 +32,7 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no acce
 # fight over it; the Hub does not use runtime control.
 control_socket_disable = True
 # Access lines carry the request path, and with it a model's connection key (/ml/<slug>/k/<key>): masked.
-logger_class = "hubsite.redact.GunicornLogger"
+logger_class = "core.redact.GunicornLogger"
 
 
 def post_worker_init(worker: Any) -> None:

@@ -71,11 +71,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "hubsite.metrics.ProtocolMetricsMiddleware",
+    "core.metrics.ProtocolMetricsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "hubsite.pages.PageMiddleware",
+    "core.pages.PageMiddleware",
 ]
-# Only for the admin, the API docs and static files (hubsite/pages.py): protocol calls skip them.
+# Only for the admin, the API docs and static files (core/pages.py): protocol calls skip them.
 PAGE_MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -180,11 +180,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("HUB_MAX_BODY_BYTES", default=50 * 1024 * 
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["hubsite.parsers.HubJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.HubJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
-    "EXCEPTION_HANDLER": "hubsite.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -236,7 +236,7 @@ if HUB_SERVING_THREADS <= HUB_CONTROL_THREADS:
 # A call waits for a place in its model server's bulkhead (max_concurrency) at most the longer of this
 # and the model's timeout, then its task fails as busy: with the call itself, twice the model's timeout.
 HUB_BULKHEAD_WAIT_SECONDS = env.float("HUB_BULKHEAD_WAIT_SECONDS", default=30.0)
-# Where media may come from (task data names it, so it is untrusted; see registry/egress.py). Always
+# Where media may come from (task data names it, so it is untrusted; see core/egress.py). Always
 # from the project's Label Studio (its base URL's host and port, even on loopback or a private network);
 # from public addresses unless HUB_MEDIA_ALLOW_PUBLIC=false; and from the hosts listed in
 # HUB_MEDIA_ALLOWED_HOSTS, comma-separated: a host name on any port ("minio"), one port of a host
@@ -322,7 +322,7 @@ HUB_LABEL_STUDIO_TIMEOUT = (
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"connection_keys": {"()": "hubsite.redact.ConnectionKeyFilter"}},
+    "filters": {"connection_keys": {"()": "core.redact.ConnectionKeyFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["connection_keys"]}

@@ -35,8 +35,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *_root_routes(settings.HUB_STANDALONE_MODEL),
     path("", include("hubsite.urls")),
 ]
-handler404 = "hubsite.errors.not_found"
-handler500 = "hubsite.errors.server_error"
+handler404 = "core.errors.not_found"
+handler500 = "core.errors.server_error"
 
 
 class BasicAuthMiddleware:

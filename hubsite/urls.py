@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.metrics import metrics_view
 from hubsite.health import gateway_health
-from hubsite.metrics import metrics_view
 from inference.urls import protocol_routes
 
 urlpatterns = [
@@ -21,5 +21,5 @@ urlpatterns = [
     path("api/", include("api.urls")),
 ]
 
-handler404 = "hubsite.errors.not_found"
-handler500 = "hubsite.errors.server_error"
+handler404 = "core.errors.not_found"
+handler500 = "core.errors.server_error"

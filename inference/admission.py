@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from hubsite.errors import HubBusy, ModelBusy
+from core.errors import HubBusy, ModelBusy
 
 
 @dataclass(frozen=True)

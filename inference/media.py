@@ -16,9 +16,9 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from hubsite.errors import HubError
-from registry.clients import fetch_bytes, request_json, session_for
-from registry.egress import EgressPolicy
+from core.clients import fetch_bytes, request_json, session_for
+from core.egress import EgressPolicy
+from core.errors import HubError
 
 # Paths Label Studio serves itself (uploads, local storage, storage proxies).
 LABEL_STUDIO_PATHS = ("/data/", "data/", "/upload/", "upload/", "/storage-data/", "/tasks/")

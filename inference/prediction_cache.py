@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 
-from hubsite.metrics import PREDICTION_CACHE_ERRORS
+from core.metrics import PREDICTION_CACHE_ERRORS
 from inference.predictions import Prediction
 from registry.hot_path import cached_mappings
 from registry.label_config import config_hash

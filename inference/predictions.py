@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hubsite.errors import ModelBadOutput
+from core.errors import ModelBadOutput
 from wow_ai_hub.response import ModelResponse
 
 Prediction = dict[str, Any]

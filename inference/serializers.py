@@ -214,7 +214,7 @@ class TrainInputSerializer(StoredPayloadSerializer):
 
 
 class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """Every failure: ``{"error": "<message>", "code": "<machine code>"}`` (see hubsite/errors.py)."""
+    """Every failure: ``{"error": "<message>", "code": "<machine code>"}`` (see core/errors.py)."""
 
     error = serializers.CharField()
     code = serializers.CharField()

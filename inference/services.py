@@ -8,8 +8,8 @@ from typing import Any, cast
 
 from django.http import Http404
 
-from hubsite.errors import HubError, InvalidLabelConfig
-from hubsite.metrics import PREDICTION_CACHE, TASK_ERRORS
+from core.errors import HubError, InvalidLabelConfig
+from core.metrics import PREDICTION_CACHE, TASK_ERRORS
 from inference.prediction_cache import cached_predictions, prediction_keys, predictions_store
 from inference.predictions import Prediction, label_studio_extras, prediction_score
 from inference.runners.base import PredictCall, Runner, RunResult

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from hubsite.errors import DATABASE_DOWN
+from core.errors import DATABASE_DOWN
 from inference.runners.python import DatabaseStateStore, build_instance, train_output_of
 from registry.hot_path import state_stamp_renew
 from registry.jobs import job_publish, training_request

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from hubsite.errors import HubError
+from core.errors import HubError
 from jobs import services
 from jobs.models import PreannotationFailure, PreannotationJob
 from jobs.selectors import preannotation_job_state

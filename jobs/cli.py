@@ -94,7 +94,7 @@ def run_preannotate(args: argparse.Namespace, error: type[Exception]) -> int:
     django.setup()
     from django.http import Http404
 
-    from hubsite.errors import HubError
+    from core.errors import HubError
     from jobs.models import PreannotationJob
     from jobs.services import preannotation_start
 

@@ -14,9 +14,9 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from hubsite.errors import UpstreamBadAnswer
+from core.clients import request_json, session_for
+from core.errors import UpstreamBadAnswer
 from inference.media import LabelStudioAccess, MediaError, label_studio_headers
-from registry.clients import request_json, session_for
 from registry.project_uid import ProjectUid
 
 

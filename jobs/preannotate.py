@@ -26,7 +26,7 @@ from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
-from hubsite.errors import HubError, InvalidLabelConfig, ModelDisabled, ModelLoadFailed
+from core.errors import HubError, InvalidLabelConfig, ModelDisabled, ModelLoadFailed
 from inference.services import model_predict_outcome
 from jobs.label_studio import LabelStudioApi
 from jobs.models import PreannotationFailure, PreannotationJob

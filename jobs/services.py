@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 from rest_framework import status
 
-from hubsite.errors import HubError, InvalidLabelConfig, ModelDisabled
+from core.errors import HubError, InvalidLabelConfig, ModelDisabled
 from jobs.label_studio import LabelStudioApi
 from jobs.models import PreannotationJob
 from jobs.tasks import job_publish

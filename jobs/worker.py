@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 
-from hubsite.errors import DATABASE_DOWN, HubError
+from core.errors import DATABASE_DOWN, HubError
 from jobs.models import PreannotationJob
 from jobs.preannotate import JobRun, JobStopped
 from registry.models import RegisteredModel

@@ -12,10 +12,11 @@ class RegistryConfig(AppConfig):
 
     def ready(self) -> None:
         # Signal receivers need the models, which are ready only now.
-        from registry import audit, traffic
+        from registry import audit, metrics, traffic
         from registry.hot_path import connect_invalidation
 
         audit.connect()
         connect_invalidation()
         traffic.connect()
+        metrics.connect()
         checks.register(allowed_hosts_check, checks.Tags.security, deploy=False)

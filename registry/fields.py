@@ -6,7 +6,7 @@ from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Expression
 
-from registry import crypto
+from core import crypto
 
 
 class EncryptedTextField(models.TextField):  # type: ignore[type-arg]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Case, Value, When
 from django.http import Http404
 
-from hubsite.errors import ModelDisabled
+from core.errors import ModelDisabled
 from registry.hot_path import cached, cached_model
 from registry.models import Project, RegisteredModel
 from registry.project_uid import ProjectUid

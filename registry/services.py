@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import status
 
-from hubsite.errors import HubError, UpstreamBadAnswer
+from core.errors import HubError, UpstreamBadAnswer
 from registry.audit import audit_record
 from registry.backends import CheckResult, get_backend
 from registry.counters import counter_buffer

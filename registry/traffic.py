@@ -1,4 +1,4 @@
-"""The per-minute traffic rollup: fed by every protocol call (``hubsite.metrics``) and /predict's
+"""The per-minute traffic rollup: fed by every protocol call (``core.metrics``) and /predict's
 counts, written by ``registry.counters``, and read here for the admin's charts."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from hubsite.metrics import observe_protocol_calls
+from core.metrics import observe_protocol_calls
 from registry.counters import counter_buffer
 from registry.hot_path import cached_model
 from registry.models import LATENCY_EDGES_MS, LATENCY_FIELDS, TrafficMinute

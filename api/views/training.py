@@ -13,7 +13,7 @@ from api.auth import TokenApi
 from api.common import ApiPagination, query_params
 from api.schema import ERRORS, NOT_FOUND, WRITE_ERRORS
 from api.serializers import TrainingJobFilterSerializer, TrainingJobSerializer
-from hubsite.errors import HubError
+from core.errors import HubError
 from inference.serializers import ErrorSerializer
 from registry.jobs import training_cancel
 from registry.models import TrainingJob

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from hubsite.errors import HubError
+from core.errors import HubError
 from inference.adapters.v7 import (
     ImageSize,
     RegionTarget,

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from hubsite.errors import HubError, ModelBadOutput, UpstreamBadAnswer
+from core.errors import HubError, ModelBadOutput, UpstreamBadAnswer
 from inference.predictions import predictions_aligned
 from inference.runners.base import PredictCall, RunResult, run_result_of
 from registry.backends import CheckResult, register_backend

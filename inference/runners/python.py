@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
-from hubsite.errors import MediaUnavailable, ModelFailed, ModelLoadFailed
+from core.errors import MediaUnavailable, ModelFailed, ModelLoadFailed
 from inference.media import MediaError
 from inference.predictions import Aligned, Prediction, predictions_aligned
 from inference.runners.base import PredictCall, RunResult, run_result_of

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from hubsite.errors import HubError
+from core.errors import HubError
 from registry.admin.versions import activate_version
 from registry.models import ModelProject, ModelVersion, RegisteredModel
 from registry.services import model_check, model_fetch_classes, model_server_classes

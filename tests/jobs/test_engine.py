@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 
-from hubsite.errors import HubError
+from core.errors import HubError
 from inference.prediction_cache import CACHE_ALIAS
 from inference.services import model_predict
 from jobs import services

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from hubsite.errors import UpstreamBadAnswer, UpstreamTimeout, UpstreamUnavailable
+from core.clients import HubSession, fetch_bytes, request_json, session_for
+from core.errors import UpstreamBadAnswer, UpstreamTimeout, UpstreamUnavailable
 from inference import media
 from inference.media import LabelStudioAccess, MediaError, prepare_image, resolve_media
-from registry.clients import HubSession, fetch_bytes, request_json, session_for
 from tests.conftest import free_port
 
 Route = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from registry import crypto
+from core import crypto
 from registry.label_config import LabelConfigError, label_config_parse
 from registry.project_uid import ProjectUid
 from tests.conftest import CFG

@@ -24,7 +24,7 @@ import pytest
 import requests
 from PIL import Image
 
-from hubsite.errors import HubBusy, ModelBusy
+from core.errors import HubBusy, ModelBusy
 from inference.admission import Admission
 from registry.model_server import bulkhead, circuit_breaker, model_server_call
 from registry.models import ModelClass, RegisteredModel

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
+from core.errors import HubError
 from examples.catalog import DETECTOR_MODEL, EXAMPLE_MODELS
-from hubsite.errors import HubError
 from registry.models import RegisteredModel
 from registry.services import model_fetch_classes, registered_model_register
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import TextField, Value
 from django.db.models.functions import Cast
 
-from registry import crypto
+from core import crypto
 from registry.fields import EncryptedTextField
 
 

@@ -21,8 +21,8 @@ import urllib3
 from django.conf import settings
 from urllib3.util import parse_url
 
-from hubsite.errors import UpstreamBadAnswer, UpstreamTimeout, UpstreamUnavailable
-from registry.egress import EgressPolicy
+from core.egress import EgressPolicy
+from core.errors import UpstreamBadAnswer, UpstreamTimeout, UpstreamUnavailable
 
 USER_AGENT = "wow-ai-hub/0.1"
 MAX_REDIRECTS = 3

@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 
-from hubsite.pages import PageMiddleware
+from core.pages import PageMiddleware
 from registry.models import RegisteredModel
 
 pytestmark = pytest.mark.django_db

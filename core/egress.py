@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from rest_framework import status
 
-from hubsite.errors import HubError
+from core.errors import HubError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

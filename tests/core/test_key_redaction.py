@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from hubsite.redact import mask_connection_keys
+from core.redact import mask_connection_keys
 from registry.models import RegisteredModel
 from tests.conftest import LiveHub, wait_for
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 import hmac
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,7 +23,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -42,6 +39,17 @@ PROTOCOL_CALL_OBSERVERS: list[ProtocolCallObserver] = []
 def observe_protocol_calls(observer: ProtocolCallObserver) -> None:
     if observer not in PROTOCOL_CALL_OBSERVERS:
         PROTOCOL_CALL_OBSERVERS.append(observer)
+
+
+# Whether a slug names a registered model, added by the registry at ready time. A slug none of them
+# knows is labelled ``unknown``, so made-up slugs never make series of their own.
+SlugCheck = Callable[[str], bool]
+REGISTERED_SLUG_CHECKS: list[SlugCheck] = []
+
+
+def label_models_by(is_registered: SlugCheck) -> None:
+    if is_registered not in REGISTERED_SLUG_CHECKS:
+        REGISTERED_SLUG_CHECKS.append(is_registered)
 
 
 REQUESTS = Counter(
@@ -81,27 +89,6 @@ TASK_ERRORS = Counter(
 )
 
 
-class JobQueueCollector(Collector):
-    """Training jobs waiting and running, read from the database at scrape time."""
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from registry.models import TrainingJob
-
-        depth = GaugeMetricFamily(
-            "hub_job_queue_depth", "Training jobs by status (queued, running).", labels=["status"]
-        )
-        active = (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING)
-        try:
-            counts = dict(
-                TrainingJob.objects.filter(status__in=active).values_list("status").annotate(n=Count("id"))
-            )
-        except DatabaseError:
-            return  # the scrape still shows every other metric
-        for status in active:
-            depth.add_metric([status], counts.get(status, 0))
-        yield depth
-
-
 def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -111,9 +98,17 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
-# Read from the database by the worker that answers the scrape, so never added up across workers.
-JOB_QUEUE_REGISTRY = CollectorRegistry()
-JOB_QUEUE_REGISTRY.register(JobQueueCollector())
+# Collectors read by the worker that answers the scrape (from the database, say), so never added up
+# across workers. Apps add theirs at ready time with ``register_scrape_time_collector``.
+SCRAPE_TIME_REGISTRY = CollectorRegistry()
+_scrape_time_collectors: set[type[Collector]] = set()
+
+
+def register_scrape_time_collector(collector: Collector) -> None:
+    """Serve ``collector`` at every scrape; once per collector class, however often an app is readied."""
+    if type(collector) not in _scrape_time_collectors:
+        _scrape_time_collectors.add(type(collector))
+        SCRAPE_TIME_REGISTRY.register(collector)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
@@ -124,7 +119,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         )
         response["WWW-Authenticate"] = "Bearer"
         return response
-    body = generate_latest(_registry()) + generate_latest(JOB_QUEUE_REGISTRY)
+    body = generate_latest(_registry()) + generate_latest(SCRAPE_TIME_REGISTRY)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
@@ -158,12 +153,10 @@ class ProtocolMetricsMiddleware:
         url_name = request.resolver_match.url_name if request.resolver_match else None
         if not url_name or not url_name.startswith(PROTOCOL_URL_PREFIX):
             return
-        from registry.hot_path import cached_model
-
         slug = str(view_kwargs.get("slug", ""))
         # Label by slug only for registered models: made-up slugs all share one series.
         labels = (
-            slug if cached_model(slug) is not None else UNKNOWN_MODEL,
+            slug if any(check(slug) for check in REGISTERED_SLUG_CHECKS) else UNKNOWN_MODEL,
             url_name.removeprefix(PROTOCOL_URL_PREFIX),
         )
         request._hub_metric_labels = labels  # type: ignore[attr-defined]

@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.test import Client
 
-from hubsite.errors import UpstreamUnavailable
+from core.clients import HubSession, fetch_bytes
+from core.egress import EgressPolicy, EgressRefused, parse_allowed_host
+from core.errors import UpstreamUnavailable
 from inference.media import LabelStudioAccess, MediaError, resolve_media
-from registry.clients import HubSession, fetch_bytes
-from registry.egress import EgressPolicy, EgressRefused, parse_allowed_host
 from registry.models import LabelStudioInstance, ModelClass, ModelProject, RegisteredModel
 from tests.conftest import QuietHandler, serving
 from tests.registry.test_clients_and_media import png_bytes

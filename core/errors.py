@@ -18,7 +18,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from hubsite.redact import mask_connection_keys
+from core.redact import mask_connection_keys
 
 logger = logging.getLogger(__name__)
 
