@@ -146,7 +146,7 @@ def hub_job(env: dict[str, str], ls: LabelStudio, model: str, project_id: int, c
     command = [
         sys.executable,
         "-m",
-        "hubsite.cli",
+        "wow_ai_hub.cli",
         "preannotate",
         "--model",
         model,

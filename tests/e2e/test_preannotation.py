@@ -33,7 +33,7 @@ def start_job(hub: Hub, ls: LabelStudio, model: str, project_id: int) -> int:
     command = [
         sys.executable,
         "-m",
-        "hubsite.cli",
+        "wow_ai_hub.cli",
         "preannotate",
         "--model",
         model,

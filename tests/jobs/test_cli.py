@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def preannotate(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": url_of_test_database(), "DB_CONN_MAX_AGE": "0"}
     return subprocess.run(
-        [sys.executable, "-m", "hubsite.cli", "preannotate", *args],
+        [sys.executable, "-m", "wow_ai_hub.cli", "preannotate", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

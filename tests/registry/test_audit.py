@@ -236,7 +236,7 @@ def test_the_command_line_is_named_as_the_actor(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "hubsite.cli",
+            "wow_ai_hub.cli",
             "register",
             "--slug",
             "dummy",
@@ -253,8 +253,8 @@ def test_the_command_line_is_named_as_the_actor(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(tmp_path / "hub.sqlite3") as db:
         rows = db.execute("SELECT actor, action, object_type FROM registry_auditevent").fetchall()
-    # Run as `wow-ai-ml register` the actor says so; here the program is the module's file.
-    assert rows == [("system:cli.py register", "create", "registry.registeredmodel")]
+    # python -m wow_ai_hub.cli is the wow-ai-ml command, and the actor names it so.
+    assert rows == [("system:wow-ai-ml register", "create", "registry.registeredmodel")]
 
 
 def test_the_audit_log_is_read_only_in_the_admin(admin_client: Client) -> None:

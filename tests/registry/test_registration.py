@@ -36,7 +36,7 @@ from registry.services import (
     model_version_activate,
 )
 from tests.conftest import admin_model_form, register
-from tests.test_cli import run
+from tests.wow_ai_hub.test_cli import run
 
 pytestmark = pytest.mark.django_db
 
@@ -134,10 +134,9 @@ def test_the_command_line_register_bumps_by_the_same_rule(tmp_path: Path) -> Non
     assert "Updated m (python), version m@2" in moved.stdout, moved.stderr
     with sqlite3.connect(tmp_path / "hub.sqlite3") as db:
         rows = list(db.execute("SELECT actor, action, changes FROM registry_auditevent ORDER BY id"))
-    # python -m hubsite.cli: the program is cli.py (installed, it is wow-ai-ml).
     assert [(actor, action) for actor, action, _ in rows] == [
-        ("system:cli.py register", "create"),
-        ("system:cli.py register", "update"),
+        ("system:wow-ai-ml register", "create"),
+        ("system:wow-ai-ml register", "update"),
     ]
     assert json.loads(rows[1][2])["version"] == {"from": 1, "to": 2}
 

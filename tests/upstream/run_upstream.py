@@ -237,7 +237,7 @@ def serve(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], s
     port = free_port()
     log = (folder / "wow-ai-ml-start.log").open("w")
     process = subprocess.Popen(
-        [python(), "-m", "hubsite.cli", "start", str(folder), "-p", str(port), "--host", "127.0.0.1"],
+        [python(), "-m", "wow_ai_hub.cli", "start", str(folder), "-p", str(port), "--host", "127.0.0.1"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -1,11 +1,4 @@
-"""``wow-ai-ml``: the ML-backend SDK's workflow on top of the Hub.
-
-wow-ai-ml init DIR --script model.py [--force]     a backend folder from a model script
-wow-ai-ml start DIR [-p PORT] [--host HOST]        serve it alone, at / and at /ml/<slug>
-wow-ai-ml register ... / wow-ai-ml models           add and list models of a Hub from the shell
-wow-ai-ml deploy gcp DIR --from SCRIPT ...          Cloud Run, through gcloud
-wow-ai-ml preannotate --model SLUG --project ID     pre-annotate a project in the background [--wait]
-"""
+"""The ``wow-ai-ml`` command line (see the package's docstring for its commands)."""
 
 from __future__ import annotations
 
@@ -133,11 +126,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- start (hubsite/cli_start.py) -------------------------------------------------------------------
+# -- start (wow_ai_hub/cli/start.py) -----------------------------------------------------------------
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from hubsite.cli_start import start
+    from wow_ai_hub.cli.start import start
 
     return start(args)
 
@@ -333,7 +326,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wow-ai-ml: {exc}", file=sys.stderr)
         return 1
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,7 +17,7 @@ import requests
 
 from tests.conftest import CFG, REPO_ROOT, free_port, wait_for
 
-CLI = [sys.executable, "-m", "hubsite.cli"]
+CLI = [sys.executable, "-m", "wow_ai_hub.cli"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 import hubsite
-from hubsite.cli import CONFIG_FILE, HUB_ROOT, CliError
+from wow_ai_hub.cli.main import CONFIG_FILE, HUB_ROOT, CliError
 
 
 def backend_config(directory: Path) -> dict[str, str]:
@@ -72,7 +72,7 @@ def start(args: argparse.Namespace) -> int:
     prepare = [
         sys.executable,
         "-m",
-        "hubsite.cli",
+        "wow_ai_hub.cli",
         "register",
         "--slug",
         config["slug"],
