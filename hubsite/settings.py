@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "inference",
     "api",
     "jobs",
+    "hubsite",  # the shell: its settings checks and the quickstart command
 ]
 
 MIDDLEWARE = [

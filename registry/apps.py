@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.core import checks
-
-from hubsite.checks import allowed_hosts_check
 
 
 class RegistryConfig(AppConfig):
@@ -19,4 +16,3 @@ class RegistryConfig(AppConfig):
         connect_invalidation()
         traffic.connect()
         metrics.connect()
-        checks.register(allowed_hosts_check, checks.Tags.security, deploy=False)
