@@ -13,16 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import hubsite
 from jobs.cli import add_preannotate_parser, run_preannotate
+from wow_ai_hub.cli.common import CONFIG_FILE, CliError
+from wow_ai_hub.cli.start import start as cmd_start
 
-HUB_ROOT = Path(hubsite.__file__).resolve().parent.parent
-CONFIG_FILE = "wow-ai-ml.json"
 SDK_BASES = {"WOWAIHUB", "LabelStudioMLBase"}
-
-
-class CliError(Exception):
-    """A user-facing failure: printed without a traceback, exit code 1."""
 
 
 # -- init -------------------------------------------------------------------------------------------
@@ -124,15 +119,6 @@ def cmd_init(args: argparse.Namespace) -> int:
     cls = init_backend(Path(args.dir), Path(args.script), force=args.force, class_name=args.class_name)
     print(f"Created {args.dir} for {cls}. Start it with: wow-ai-ml start {args.dir}")
     return 0
-
-
-# -- start (wow_ai_hub/cli/start.py) -----------------------------------------------------------------
-
-
-def cmd_start(args: argparse.Namespace) -> int:
-    from wow_ai_hub.cli.start import start
-
-    return start(args)
 
 
 # -- register / models (against the configured database) --------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 import hubsite
-from wow_ai_hub.cli.main import CONFIG_FILE, HUB_ROOT, CliError
+from wow_ai_hub.cli.common import CONFIG_FILE, HUB_ROOT, CliError
 
 
 def backend_config(directory: Path) -> dict[str, str]:
