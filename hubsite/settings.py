@@ -312,6 +312,15 @@ HUB_PREANNOTATION_BATCH_SIZE = env.int("HUB_PREANNOTATION_BATCH_SIZE", default=1
 # At most this many predictions per bulk import (Label Studio 1.23 recounts the whole project's task
 # counters after each import, so a few large imports beat many small ones).
 HUB_PREANNOTATION_WRITE_SIZE = env.int("HUB_PREANNOTATION_WRITE_SIZE", default=1000)
+# A job never starves interactive /predict calls of its model: its calls hold at most this share of the
+# model server's max_concurrency places, always leaving one free (registry/model_server.py), and its
+# threads run this much nicer than the web workers', so an in-process model's CPU goes to them first.
+HUB_PREANNOTATION_MODEL_SHARE = env.float("HUB_PREANNOTATION_MODEL_SHARE", default=0.75)
+HUB_PREANNOTATION_NICE = env.int("HUB_PREANNOTATION_NICE", default=10)
+if not 0 < HUB_PREANNOTATION_MODEL_SHARE <= 1:
+    raise ImproperlyConfigured(
+        f"HUB_PREANNOTATION_MODEL_SHARE ({HUB_PREANNOTATION_MODEL_SHARE}) must be above 0 and at most 1."
+    )
 # (connect, read) seconds for a job's calls to Label Studio's API (a page of tasks, a bulk import).
 HUB_LABEL_STUDIO_TIMEOUT = (
     env.float("HUB_LABEL_STUDIO_CONNECT_TIMEOUT", default=2.0),

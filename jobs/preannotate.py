@@ -10,7 +10,6 @@ at those tasks again in Label Studio and writes none of them twice."""
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -30,7 +29,9 @@ from core.errors import HubError, InvalidLabelConfig, ModelDisabled, ModelLoadFa
 from inference.services import model_predict_outcome
 from jobs.label_studio import LabelStudioApi
 from jobs.models import PreannotationFailure, PreannotationJob
+from jobs.pipeline import Writer, lower_priority, prefetched
 from registry.hot_path import hot_path_sync
+from registry.model_server import background_calls
 from registry.project_uid import ProjectUid
 
 logger = logging.getLogger(__name__)
@@ -177,9 +178,12 @@ class JobRun:
 
     # Predicting --------------------------------------------------------------------------------
     def _predict_tasks(self, tasks: list[dict[str, Any]]) -> tuple[list[Any], dict[int, str]]:
-        outcome = model_predict_outcome(
-            slug=self.slug, tasks=tasks, uid=self.uid, label_config=self.label_config, params={}
-        )
+        # The job's calls hold only its share of the model server's places: the rest stay free for
+        # interactive /predict calls of the web workers.
+        with background_calls():
+            outcome = model_predict_outcome(
+                slug=self.slug, tasks=tasks, uid=self.uid, label_config=self.label_config, params={}
+            )
         return outcome.results, outcome.failures
 
     def predict(self, chunk: Chunk) -> Predicted:
@@ -299,10 +303,19 @@ class JobRun:
             self.job.total = len(set(self.job.task_ids))
             PreannotationJob.objects.filter(pk=self.job.pk).update(total=self.job.total)
         stopped = ""
-        writer = Writer(self)
+        writer: Writer[tuple[Chunk, Predicted]] = Writer(
+            f"preannotate-write-{self.job.pk}",
+            self.write,
+            lambda item: len(item[1].items),
+            settings.HUB_PREANNOTATION_WRITE_SIZE,
+            self.stop_reason,
+        )
         writer.start()
         predicting: deque[tuple[Chunk, Future[Predicted]]] = deque()
-        with ThreadPoolExecutor(2, thread_name_prefix=f"preannotate-{self.job.pk}") as predictors:
+        predictors = ThreadPoolExecutor(
+            2, thread_name_prefix=f"preannotate-{self.job.pk}", initializer=lower_priority
+        )
+        with predictors:
             try:
                 for chunk in prefetched(self.chunks(), ahead=2 * settings.HUB_PREANNOTATION_PAGE_SIZE // 100):
                     stopped = self.stop_reason()
@@ -329,92 +342,3 @@ class JobRun:
         if stopped:
             return Status.CANCELLED if stopped == "cancel" else Status.PAUSED
         return Status.SUCCEEDED
-
-
-class Writer(threading.Thread):
-    """Writes predicted chunks in order, each time all those that are ready (up to the write size)."""
-
-    def __init__(self, run: JobRun) -> None:
-        super().__init__(daemon=True, name=f"preannotate-write-{run.job.pk}")
-        self.job_run = run
-        self.queue: queue.Queue[tuple[Chunk, Predicted] | None] = queue.Queue(maxsize=8)
-        self.error: BaseException | None = None
-
-    def put(self, item: tuple[Chunk, Predicted]) -> None:
-        while self.error is None:
-            try:
-                self.queue.put(item, timeout=0.5)
-            except queue.Full:
-                continue
-            return
-        raise self.error
-
-    def close(self) -> None:
-        if self.error is None:
-            self.queue.put(None)
-        self.join()
-
-    def run(self) -> None:
-        size = settings.HUB_PREANNOTATION_WRITE_SIZE
-        try:
-            closing = False
-            while not closing:
-                first = self.queue.get()
-                if first is None:
-                    return
-                batch = [first]
-                count = len(first[1].items)
-                while count < size:
-                    try:
-                        following = self.queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if following is None:
-                        closing = True
-                        break
-                    batch.append(following)
-                    count += len(following[1].items)
-                if self.job_run.stop_reason():
-                    continue  # paused or cancelled: not written, the cursor stays before them
-                self.job_run.write(batch)
-        except BaseException as exc:  # handed to the job's thread, which fails the job with it
-            self.error = exc
-        finally:
-            connection.close()
-
-
-_END = object()
-
-
-def prefetched(source: Iterator[Chunk], *, ahead: int) -> Iterator[Chunk]:
-    """``source``'s items, read by a thread of their own up to ``ahead`` items before they are
-    asked for, so Label Studio's next page is fetched while the present one is predicted."""
-    buffer: queue.Queue[Any] = queue.Queue(maxsize=max(ahead, 1))
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in source:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.5)
-                    except queue.Full:
-                        continue
-                    break
-                if stop.is_set():
-                    return
-            buffer.put(_END)
-        except BaseException as exc:  # raised in the consumer's thread
-            buffer.put(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=produce, daemon=True, name="preannotate-read")
-    thread.start()
-    try:
-        while (item := buffer.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextvars
 import io
 import logging
 import time
@@ -215,8 +216,15 @@ class HttpRunner:
             # Twice the bulkhead: while max_concurrency threads wait on the model server, the others
             # fetch and prepare the next images, so the server never waits on the Hub.
             workers = max(1, min(len(call.tasks), 2 * call.model.max_concurrency))
+            # Each call runs in the caller's context, so a background job's calls stay the job's
+            # (registry.model_server.background_calls) on the pool's threads too.
+            context = contextvars.copy_context()
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"hub-{call.model.slug}") as pool:
-                outcomes = list(pool.map(lambda task: predict_task(call.model, task, view), call.tasks))
+                outcomes = list(
+                    pool.map(
+                        lambda task: context.copy().run(predict_task, call.model, task, view), call.tasks
+                    )
+                )
         errors = [o.error for o in outcomes if o.error]
         for error in errors[:3]:
             logger.warning("Model %s: %s", call.model.slug, error)
