@@ -7,6 +7,7 @@ with a secret key and an encryption key generated there on first start.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "api",
     "jobs",
     "hubsite",  # the shell: its settings checks and the quickstart command
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -84,9 +86,27 @@ PAGE_MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
-# The admin's checks look for its session, auth and message middleware in MIDDLEWARE only.
-SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
+# The admin's and django-axes' checks look for their middleware in MIDDLEWARE only.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "axes.W002"]
+
+# Admin login throttling (django-axes, its attempts in the database, so every worker and SQLite or
+# PostgreSQL alike): after HUB_LOGIN_FAILURES wrong passwords for one username from one client address,
+# that pair is refused, the right password included, for HUB_LOGIN_LOCKOUT_MINUTES (every further try
+# restarts the wait); a success clears the count. An admin resets it under *Access attempts* or with
+# `manage.py axes_reset_username <name>`. Per username and address together, so nobody can lock the
+# admin out from elsewhere.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("HUB_LOGIN_FAILURES", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("HUB_LOGIN_LOCKOUT_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "registry.login_lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "registry.login_lockout.lockout_response"
 
 ROOT_URLCONF = "hubsite.urls"
 WSGI_APPLICATION = "hubsite.wsgi.application"

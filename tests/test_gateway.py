@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.test import Client
 
 from registry.models import RegisteredModel
@@ -45,4 +46,4 @@ def test_quickstart_creates_an_admin_and_registers_the_examples_once(
         "text-classifier",
     ]
     password = (tmp_path / "admin-password").read_text().strip()
-    assert Client().login(username="admin", password=password)
+    assert Client().login(request=HttpRequest(), username="admin", password=password)
