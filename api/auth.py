@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
@@ -23,35 +22,37 @@ from rest_framework.views import APIView
 
 from api.models import ApiToken
 from api.tokens import api_token_find
+from core.throttle import FailureThrottle
 
 KEYWORDS = frozenset({"bearer", "token"})
 
-
-def _failures_key(request: Request) -> str:
-    return f"api-auth-failures:{BaseThrottle().get_ident(request)}"
+# Failed token checks per client address, per worker.
+api_auth_failures = FailureThrottle(
+    lambda: settings.HUB_API_AUTH_FAILURE_LIMIT, lambda: settings.HUB_API_AUTH_FAILURE_WINDOW_SECONDS
+)
 
 
 class ApiTokenAuthentication(BaseAuthentication):
     """``Bearer``/``Token`` API tokens; failures are counted per client address (``get_ident``, which
     honours DRF's ``NUM_PROXIES``) and, past ``HUB_API_AUTH_FAILURE_LIMIT`` within
-    ``HUB_API_AUTH_FAILURE_WINDOW_SECONDS``, that client gets 429 without a check."""
+    ``HUB_API_AUTH_FAILURE_WINDOW_SECONDS``, that client gets 429 without a check until its oldest
+    failure leaves the window (``core.throttle``, the rule of the protocol's credentials too)."""
 
     def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
         header = request.headers.get("Authorization", "")
         if not header:
             return None  # the permission answers 401 not_authenticated
-        key = _failures_key(request)
-        window = settings.HUB_API_AUTH_FAILURE_WINDOW_SECONDS
-        if (cache.get(key) or 0) >= settings.HUB_API_AUTH_FAILURE_LIMIT:
-            raise Throttled(wait=window, detail="Too many failed authentications from this client.")
+        client = BaseThrottle().get_ident(request)
+        wait = api_auth_failures.admit(client)
+        if wait:
+            raise Throttled(wait=wait, detail="Too many failed authentications from this client.")
         keyword, _, raw = header.partition(" ")
-        token = api_token_find(raw.strip()) if keyword.lower() in KEYWORDS else None
+        token = None
+        try:
+            token = api_token_find(raw.strip()) if keyword.lower() in KEYWORDS else None
+        finally:
+            api_auth_failures.settle(client, ok=token is not None)
         if token is None:
-            if not cache.add(key, 1, timeout=window):
-                try:
-                    cache.incr(key)
-                except ValueError:  # expired between add and incr
-                    cache.add(key, 1, timeout=window)
             raise AuthenticationFailed("Invalid, revoked or expired API token.")
         return token.user, token
 

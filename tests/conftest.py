@@ -411,13 +411,15 @@ def caches_cleared() -> Iterator[None]:
     versions repeat from test to test)."""
     from django.core.cache import caches
 
+    from api.auth import api_auth_failures
     from inference.prediction_cache import CACHE_ALIAS
     from registry.access import credential_gate
     from registry.hot_path import hot_path
 
     hot_path.clear()
     caches[CACHE_ALIAS].clear()
-    caches["default"].clear()  # the API's failed-authentication counts
+    caches["default"].clear()
+    api_auth_failures.clear()  # the REST API's failed token checks
     credential_gate.clear()  # the protocol's verified credentials and failure counts
     yield
     hot_path.clear()
