@@ -6,7 +6,7 @@ PORT ?= 9090
 
 E2E_VENV ?= .e2e/ls-venv
 
-.PHONY: run test mutations e2e axe upstream-examples lint format bench bench-tools bench-overhead bench-fanout bench-preannotate bench-throughput bench-scaling bench-floors bench-isolation clean
+.PHONY: run test mutations e2e axe upstream-examples lint format bench bench-tools bench-overhead bench-fanout bench-preannotate bench-preannotate-interactive bench-throughput bench-scaling bench-floors bench-isolation clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -80,6 +80,9 @@ bench-isolation: $(VENV)/.dev
 # A pre-annotation job beside Label Studio's own Retrieve Predictions, on real Label Studio (make e2e's).
 bench-preannotate: $(VENV)/.dev $(E2E_VENV)/.installed
 	LABEL_STUDIO_BIN=$(abspath $(E2E_VENV))/bin/label-studio $(PY) bench/preannotate.py
+
+bench-preannotate-interactive: $(VENV)/.dev $(E2E_VENV)/.installed
+	LABEL_STUDIO_BIN=$(abspath $(E2E_VENV))/bin/label-studio $(PY) bench/preannotate_interactive.py
 
 PEER_PORT ?= 9190
 # Runs the benchmark script $(1) beside the peer served from PEER_SOURCE (bench/peer.py), or alone.

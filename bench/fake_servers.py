@@ -40,7 +40,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/api/stats":  # when the first and the last inference call ended (monotonic)
             stats = {"calls": len(self.server.ended), "first": min(self.server.ended, default=0.0)}
             stats["last"] = max(self.server.ended, default=0.0)
+            stats["peak"] = self.server.peak  # the most calls served at once
             self._send(200, json.dumps(stats).encode(), "application/json")
+        elif self.path == "/api/stats/reset":  # the peak counts from now
+            with self.server.lock:
+                self.server.peak = self.server.serving
+            self._send(200, b"{}", "application/json")
         elif self.path == "/api/classes":
             self._send(
                 200, json.dumps([{"name": "object", "type": "bounding_box"}]).encode(), "application/json"
@@ -54,7 +59,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, b'{"error": "out of memory"}', "application/json")
             return
         with self.server.slots:
+            with self.server.lock:
+                self.server.serving += 1
+                self.server.peak = max(self.server.peak, self.server.serving)
             time.sleep(self.server.service_seconds)
+            with self.server.lock:
+                self.server.serving -= 1
             self.server.ended.append(time.monotonic())
         result = {
             "name": "object",
@@ -79,6 +89,9 @@ class _Server(ThreadingHTTPServer):
         self.slots = threading.BoundedSemaphore(parallel)
         self.image = png()
         self.ended: list[float] = []
+        self.lock = threading.Lock()
+        self.serving = 0
+        self.peak = 0
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # wrk closes its connections mid-response when its time is up: not an error of the run.

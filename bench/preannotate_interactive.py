@@ -1,0 +1,182 @@
+"""Interactive /predict while a pre-annotation job of the same model runs: one-task calls through a
+live Hub (gunicorn), idle and then beside a job over a project in real Label Studio 1.23.
+
+Usage: python bench/preannotate_interactive.py [--label-studio-bin PATH] [--images 3000]
+                                               [--service-ms 50] [--parallel 16] [--idle-calls 300]
+
+A V7 model server on loopback answers in 50 ms, 16 calls at a time (more wait their turn); the Hub
+registers it with max_concurrency 16. One client calls /predict with one image task at a time, as
+an annotator opening tasks does: first with nothing else running (idle), then while a job
+(`wow-ai-ml preannotate --wait`, on a Celery worker) pre-annotates a project of N images of the
+same model. Only the calls made between the job's start and its end count as "during the job".
+Prints p50/p99 of each and their ratio (target: within 2x of idle), the job's wall time and rate,
+and the most calls the model server served at once during the job (the job's share,
+HUB_PREANNOTATION_MODEL_SHARE, plus the interactive caller). Prediction caching is off: every call
+reaches the model server. Writes bench/results/preannotate_interactive.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import REPO_ROOT, print_table, running_hub, summarize, write_results
+from bench.fake_servers import model_server
+from bench.preannotate import (
+    DEFAULT_LS,
+    IMAGE_CFG,
+    TOKEN,
+    keep,
+    label_studio,
+    manage,
+    model_busy,
+    register_detector,
+    worker,
+)
+
+SLUG = "bench-detector"
+
+
+class Caller(threading.Thread):
+    """One annotator: one-task /predict calls, one after the other, until told to stop."""
+
+    def __init__(self, url: str, body: dict[str, Any]) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.body = body
+        self.stop = threading.Event()
+        self.calls: list[tuple[float, float]] = []  # (wall-clock start, latency in ms)
+        self.errors = 0
+
+    def one(self) -> None:
+        started_wall, started = time.time(), time.perf_counter()
+        response = requests.post(self.url, json=self.body, timeout=60)
+        latency = (time.perf_counter() - started) * 1000
+        if response.status_code != 200 or not response.json()["results"][0]["result"]:
+            self.errors += 1
+        self.calls.append((started_wall, latency))
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.one()
+
+
+def job_window(env: dict[str, str], job_id: int) -> tuple[float, float, dict[str, Any]]:
+    """When the job ran (wall clock, from its row) and its figures."""
+    script = (
+        "import json\nfrom jobs.models import PreannotationJob as J\n"
+        f"j = J.objects.get(pk={job_id})\n"
+        "print(json.dumps({'status': j.status, 'done': j.done, 'failed': j.failed,"
+        " 'start': j.run_started_at.timestamp(), 'end': j.finished_at.timestamp(),"
+        " 'wall': (j.finished_at - j.created_at).total_seconds()}))"
+    )
+    row = json.loads(manage(env, script).strip().splitlines()[-1])
+    return row["start"], row["end"], row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--label-studio-bin", type=Path, default=None)
+    parser.add_argument("--images", type=int, default=3000)
+    parser.add_argument("--service-ms", type=float, default=50.0)
+    parser.add_argument("--parallel", type=int, default=16)
+    parser.add_argument("--idle-calls", type=int, default=300)
+    args = parser.parse_args()
+    given = os.environ.get("LABEL_STUDIO_BIN")
+    binary = args.label_studio_bin or (Path(given) if given else None)
+    binary = binary or next((p for p in DEFAULT_LS if p.exists()), None)
+    if binary is None or not binary.exists():
+        sys.exit("Label Studio 1.23.2 is needed: run `make e2e` once, or pass --label-studio-bin")
+
+    captured: dict[str, str] = {}
+    with (
+        model_server(args.service_ms / 1000, args.parallel) as server,
+        label_studio(binary) as ls,
+        running_hub(
+            [],
+            setup=lambda env: register_detector(keep(captured, env), server, args.parallel),
+            env_overrides={"HUB_MEDIA_ALLOWED_HOSTS": "127.0.0.1", "CELERY_BROKER_URL": "filesystem://"},
+        ) as hub,
+        worker(captured),
+    ):
+        env = {**captured}
+        tasks = [{"image": f"{server}/images/{i}.png"} for i in range(args.images)]
+        project_id = ls.project("interactive beside a job", IMAGE_CFG, tasks)
+        created = ls.api("GET", f"/api/projects/{project_id}")["created_at"]
+        uid = f"{project_id}.{int(datetime.fromisoformat(created.replace('Z', '+00:00')).timestamp())}"
+        base = f"{hub}/ml/{SLUG}"
+        setup = {"project": uid, "schema": IMAGE_CFG, "hostname": ls.url, "access_token": TOKEN}
+        requests.post(f"{base}/setup", json=setup, timeout=10).raise_for_status()
+        body = {
+            "tasks": [{"id": 1, "data": {"image": f"{server}/images/interactive.png"}}],
+            "project": uid,
+            "label_config": IMAGE_CFG,
+        }
+
+        caller = Caller(f"{base}/predict", body)
+        for _ in range(20):  # warm both web workers and their connections
+            caller.one()
+        caller.calls.clear()
+        for _ in range(args.idle_calls):
+            caller.one()
+        idle = [latency for _, latency in caller.calls]
+        idle_errors, caller.errors = caller.errors, 0
+        caller.calls.clear()
+
+        requests.get(f"{server}/api/stats/reset", timeout=5)
+        before = model_busy(server)
+        command = [sys.executable, "-m", "wow_ai_hub.cli", "preannotate", "--model", SLUG]
+        command += ["--project", str(project_id), "--label-studio-url", ls.url, "--api-key", TOKEN, "--wait"]
+        job = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        caller.start()
+        output, _ = job.communicate(timeout=1800)
+        caller.stop.set()
+        caller.join(timeout=60)
+        after = model_busy(server)
+        job_id = int(output.split("Pre-annotation job ", 1)[1].split(":", 1)[0])
+        start, end, row = job_window(env, job_id)
+        during = [latency for at, latency in caller.calls if start <= at and at + latency / 1000 <= end]
+
+    idle_figures = summarize(idle)
+    during_figures = summarize(during)
+    result = {
+        "model_server_parallel": args.parallel,
+        "service_ms": args.service_ms,
+        "images": args.images,
+        "idle_p50_ms": idle_figures["p50_ms"],
+        "idle_p99_ms": idle_figures["p99_ms"],
+        "during_job_calls": during_figures["n"],
+        "during_job_p50_ms": during_figures["p50_ms"],
+        "during_job_p99_ms": during_figures["p99_ms"],
+        "p50_ratio": round(during_figures["p50_ms"] / idle_figures["p50_ms"], 2),
+        "p99_ratio": round(during_figures["p99_ms"] / idle_figures["p99_ms"], 2),
+        "interactive_errors": idle_errors + caller.errors,
+        "job_status": row["status"],
+        "job_done": row["done"],
+        "job_failed": row["failed"],
+        "job_wall_s": round(row["wall"], 2),
+        "job_tasks_per_s": round(row["done"] / row["wall"], 1),
+        "model_calls_during_job": after["calls"] - before["calls"],
+        "model_peak_during_job": after["peak"],
+        "cli_exit": job.returncode,
+        "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+    print("Interactive one-task /predict, idle and while a pre-annotation job of the same model runs")
+    print_table([{"figure": k, "value": v} for k, v in result.items()], ["figure", "value"])
+    print(f"written: {write_results('preannotate_interactive', result)}")
+
+
+if __name__ == "__main__":
+    main()
