@@ -56,6 +56,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
+	$(PY) bin/check-module-size
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .

@@ -13,7 +13,8 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from registry.models import LabelStudioInstance, ModelProject, Project, TrainingJob
-from tests.conftest import CFG, ECHO_CFG, LiveHub, register, wait_for
+from tests.conftest import CFG, ECHO_CFG, register, wait_for
+from tests.live import LiveHub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

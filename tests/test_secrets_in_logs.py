@@ -16,8 +16,9 @@ from django.test import Client
 from PIL import Image
 
 from registry.models import AuthMethod, RegisteredModel
-from tests.conftest import LiveHub, ProtocolClient, QuietHandler, free_port, serving
+from tests.conftest import ProtocolClient, QuietHandler, serving
 from tests.inference.test_protocol_auth import Authorised, basic
+from tests.live import LiveHub, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import json
-import socket
 import ssl
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,94 +17,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from django.test import Client
 
 from core.clients import HubSession, fetch_bytes
 from core.egress import EgressPolicy, EgressRefused, parse_allowed_host
 from core.errors import UpstreamUnavailable
 from inference.media import LabelStudioAccess, MediaError, resolve_media
-from registry.models import LabelStudioInstance, ModelClass, ModelProject, RegisteredModel
-from tests.conftest import QuietHandler, serving
-from tests.registry.test_clients_and_media import png_bytes
+from tests.core.conftest import PNG, REFUSED, FakeDNS, Serve
 
-PNG = png_bytes()
-REFUSED = "The Hub does not fetch media from"
-
-
-class Media(QuietHandler):
-    """Serves a PNG at any path (or redirects where told) and records what it was asked."""
-
-    hits: list[str]
-    hosts: list[str]
-    redirects: dict[str, str]
-
-    def do_GET(self) -> None:
-        type(self).hits.append(self.path)
-        type(self).hosts.append(self.headers.get("Host", ""))
-        location = self.redirects.get(self.path.split("?")[0])
-        if location is None:
-            self.reply(200, PNG, "image/png")
-            return
-        self.send_response(302)
-        self.send_header("Location", location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
-Serve = Callable[..., tuple[str, type[Media]]]
-
-
-@pytest.fixture
-def serve() -> Iterator[Serve]:
-    """Starts media servers (a fresh handler class each, so each records its own hits)."""
-    with ExitStack() as stack:
-
-        def start(
-            redirects: dict[str, str] | None = None,
-            address: tuple[str, int] = ("127.0.0.1", 0),
-            tls: ssl.SSLContext | None = None,
-        ) -> tuple[str, type[Media]]:
-            handler = type("Media", (Media,), {"hits": [], "hosts": [], "redirects": redirects or {}})
-            return stack.enter_context(serving(handler, address, tls)), handler
-
-        yield start
-
-
-@pytest.fixture(autouse=True)
-def short_timeouts(settings: Any) -> None:
-    # Should a protection be removed, fetches from unroutable addresses fail fast instead of hanging.
-    settings.HUB_OUTBOUND_TIMEOUT = (1.0, 5.0)
-    settings.HUB_MEDIA_ALLOWED_HOSTS = []
-    settings.HUB_MEDIA_ALLOW_PUBLIC = True
-
-
-@dataclass
-class FakeDNS:
-    """``answers[name]``: the answers to give, one per lookup (the last one repeats); names not in it
-    resolve for real. ``asked`` records each lookup of a faked name."""
-
-    answers: dict[str, list[list[str]]] = field(default_factory=dict)
-    asked: list[str] = field(default_factory=list)
-
-
-@pytest.fixture
-def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
-    dns = FakeDNS()
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in dns.answers:
-            return real(host, port, *args, **kwargs)
-        dns.asked.append(host)
-        queue = dns.answers[host]
-        addresses = queue.pop(0) if len(queue) > 1 else queue[0]
-        return [
-            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
-            for a in addresses
-        ]
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return dns
+pytestmark = pytest.mark.usefixtures("short_timeouts")
 
 
 @pytest.mark.parametrize(
@@ -320,85 +235,6 @@ def test_tls_to_a_pinned_address_still_checks_the_names_certificate(
     with pytest.raises(UpstreamUnavailable, match="unreachable"):  # the certificate names another host
         fetch_bytes(session, f"https://impostor.tls.test:{port}/a.png")
     assert media.hits == ["/a.png"]
-
-
-V7_BOX = {"label": "rectangle", "confidence": 0.9, "bounding_box": {"x": 10, "y": 10, "w": 20, "h": 10}}
-CONFIG = (
-    '<View><Image name="image" value="$image"/>'
-    '<RectangleLabels name="boxes" toName="image"><Label value="rectangle"/></RectangleLabels></View>'
-)
-
-
-class ModelServer(QuietHandler):
-    calls = 0
-
-    def do_POST(self) -> None:
-        ModelServer.calls += 1
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.reply(200, json.dumps({"status": "succeeded", "results": [V7_BOX]}).encode(), "application/json")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_predict_gives_tasks_with_refused_media_an_empty_prediction_and_never_asks_the_model(
-    client: Client, serve: Serve
-) -> None:
-    label_studio, _ = serve()
-    internal, internal_media = serve()
-    ModelServer.calls = 0
-    with serving(ModelServer) as model_server:
-        model = RegisteredModel.objects.create(
-            name="detector", slug="detector", kind="http", url=model_server + "/infer"
-        )
-        ModelClass.objects.create(model=model, name="rectangle", type="bounding_box")
-        setup = {"project": "3.1700000000", "schema": CONFIG, "hostname": label_studio}
-        assert client.post("/ml/detector/setup", setup, content_type="application/json").status_code == 200
-        tasks = [
-            {"id": 1, "data": {"image": "/data/upload/3/fine.png"}},
-            {"id": 2, "data": {"image": internal + "/secret.png"}},
-            {"id": 3, "data": {"image": "http://169.254.169.254/latest/meta-data/iam/security-credentials/"}},
-        ]
-        body = {"tasks": tasks, "project": "3.1700000000", "label_config": CONFIG}
-        response = client.post("/ml/detector/predict", body, content_type="application/json")
-    assert response.status_code == 200
-    results = response.json()["results"]
-    assert [len(r["result"]) for r in results] == [1, 0, 0]
-    assert ModelServer.calls == 1 and internal_media.hits == []
-    link = ModelProject.objects.get(model=model)
-    assert link.errors_total == 2 and REFUSED + " 169.254.169.254:80" in link.last_error
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_private_label_studio_address_from_setup_alone_is_not_trusted_when_the_hub_says_so(
-    client: Client, serve: Serve, settings: Any
-) -> None:
-    """Whoever reaches a model without credentials can call /setup: with HUB_MEDIA_TRUST_SETUP_HOSTNAME
-    off, a loopback "Label Studio" it names is refused until an admin sets the instance's URL."""
-    settings.HUB_MEDIA_TRUST_SETUP_HOSTNAME = False
-    label_studio, ls_media = serve()
-    ModelServer.calls = 0
-    with serving(ModelServer) as model_server:
-        model = RegisteredModel.objects.create(
-            name="detector", slug="detector", kind="http", url=model_server + "/infer", prediction_cache=False
-        )
-        ModelClass.objects.create(model=model, name="rectangle", type="bounding_box")
-        setup = {"project": "3.1700000000", "schema": CONFIG, "hostname": label_studio}
-        assert client.post("/ml/detector/setup", setup, content_type="application/json").status_code == 200
-        body = {
-            "tasks": [{"id": 1, "data": {"image": "/data/upload/3/fine.png"}}],
-            "project": "3.1700000000",
-            "label_config": CONFIG,
-        }
-
-        def boxes() -> int:
-            response = client.post("/ml/detector/predict", body, content_type="application/json")
-            assert response.status_code == 200
-            return len(response.json()["results"][0]["result"])
-
-        assert boxes() == 0 and ls_media.hits == [] and ModelServer.calls == 0
-        instance = LabelStudioInstance.objects.get(hostname=label_studio)
-        instance.url = label_studio  # the admin vouches for the address
-        instance.save()
-        assert boxes() == 1 and ls_media.hits == ["/data/upload/3/fine.png"] and ModelServer.calls == 1
 
 
 def test_allowed_host_entries_parse_as_documented() -> None:

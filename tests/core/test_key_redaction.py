@@ -9,7 +9,8 @@ import requests
 
 from core.redact import mask_connection_keys
 from registry.models import RegisteredModel
-from tests.conftest import LiveHub, wait_for
+from tests.conftest import wait_for
+from tests.live import LiveHub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

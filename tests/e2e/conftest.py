@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import REPO_ROOT, free_port
+from tests.conftest import REPO_ROOT
+from tests.live import free_port
 
 LS_BIN = Path(os.environ.get("LABEL_STUDIO_BIN", REPO_ROOT / ".e2e" / "ls-venv" / "bin" / "label-studio"))
 TOKEN = "e2e0123456789abcdef0123456789abcdef0123"

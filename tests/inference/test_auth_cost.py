@@ -18,7 +18,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
 
 from registry.models import RegisteredModel
-from tests.conftest import LiveHub
+from tests.live import LiveHub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

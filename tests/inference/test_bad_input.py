@@ -11,7 +11,8 @@ import pytest
 from django.conf import settings
 
 from registry.models import WebhookEvent
-from tests.conftest import LiveHub, ProtocolClient, register
+from tests.conftest import ProtocolClient, register
+from tests.live import LiveHub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

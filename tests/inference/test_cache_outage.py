@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from inference import prediction_cache
 from tests.conftest import register
 from tests.inference.test_prediction_cache import asked, fresh_model_calls, predict, tasks
-from tests.reliability.test_recovery import PrivateRedis
+from tests.reliability.private_servers import PrivateRedis
 
 pytestmark = [
     pytest.mark.django_db,

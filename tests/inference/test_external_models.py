@@ -17,7 +17,8 @@ from django.test import Client
 from PIL import Image, ImageDraw
 
 from registry.models import ClassMapping, ModelClass, ModelProject, RegisteredModel
-from tests.conftest import REPO_ROOT, QuietHandler, admin_model_form, free_port, serving
+from tests.conftest import REPO_ROOT, QuietHandler, admin_model_form, serving
+from tests.live import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

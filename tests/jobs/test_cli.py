@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from jobs.cli import progress_line
-from tests.conftest import REPO_ROOT, WorkerFactory, register, url_of_test_database
+from tests.conftest import REPO_ROOT, WorkerFactory, register
 from tests.jobs.label_studio_stand_in import TOKEN, label_studio_stand_in
+from tests.live import url_of_test_database
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

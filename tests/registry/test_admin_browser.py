@@ -27,8 +27,9 @@ from registry.models import (
     TrainingJob,
 )
 from registry.services import model_fetch_classes
-from tests.conftest import CFG, LiveHub, register, wait_for
+from tests.conftest import CFG, register, wait_for
 from tests.inference.test_external_models import detector  # noqa: F401 - the example detector, a fixture
+from tests.live import LiveHub
 from tests.registry.browser import axe_violations, browser, shot  # noqa: F401 - browser is a fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]

@@ -25,7 +25,8 @@ from registry.models import (
     Project,
     RegisteredModel,
 )
-from tests.conftest import CFG, ECHO_CFG, LiveHub, QuietHandler, register, serving
+from tests.conftest import CFG, ECHO_CFG, QuietHandler, register, serving
+from tests.live import LiveHub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -28,7 +28,8 @@ from core.errors import HubBusy, ModelBusy
 from inference.admission import Admission
 from registry.model_server import bulkhead, circuit_breaker, model_server_call
 from registry.models import ModelClass, RegisteredModel
-from tests.conftest import LiveHub, gunicorn_hub, register, url_of_test_database, wait_for
+from tests.conftest import register, wait_for
+from tests.live import LiveHub, gunicorn_hub, url_of_test_database
 from tests.reliability.fault_server import Fault, FaultServer, fault_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
