@@ -40,14 +40,14 @@ class HubSession:
     """Pooled keep-alive connections (urllib3, no retries, no redirects, no proxies from the
     environment). With an egress policy, every request it sends (each redirect hop too) is checked
     and goes to the address the check approved; the Host header, TLS SNI and the certificate check
-    keep the name. urllib3 rather than requests: requests' own preparation of each call cost
-    0.12-0.18 ms (measured against the benchmark's model server on loopback)."""
+    keep the name. urllib3 rather than requests, whose own preparation of each call is a share of a
+    fast model's ``/predict`` worth saving (bench/README.md)."""
 
     def __init__(
         self, pool_size: int = 10, egress: EgressPolicy | None = None, ca_certs: str | None = None
     ) -> None:
         self.egress = egress
-        # certifi's authorities unless told otherwise, as requests trusted before: the same servers verify.
+        # certifi's authorities unless told otherwise, the ones requests uses: the same servers verify.
         self._pools = urllib3.PoolManager(
             num_pools=4, maxsize=pool_size, ca_certs=ca_certs or certifi.where()
         )

@@ -1,7 +1,7 @@
 """The middleware of the Hub's pages (admin, API docs, static files), which protocol calls skip.
 
-Sessions, users, messages, frame options and static files are what a browser needs; running them for
-every protocol call was an eighth of an in-process ``/predict`` (0.40 ms before, 0.35 ms after).
+Sessions, users, messages, frame options and static files are what a browser needs; protocol calls
+need none of them, so they do not pay for them.
 """
 
 from __future__ import annotations

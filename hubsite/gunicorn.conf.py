@@ -36,10 +36,10 @@ logger_class = "core.redact.GunicornLogger"
 
 
 def post_worker_init(worker: Any) -> None:
-    """Freeze what the loaded app holds out of the garbage collector's sight. A full collection walked
-    every object Django, DRF and the SDK made at start-up: 75-92 ms with the whole worker stopped, five
-    times in 6 s at concurrency 16, which was most of the p99 of /predict. Frozen, a full collection
-    takes about 5 ms. Then tell admission control how many threads the worker has."""
+    """Freeze what the loaded app holds out of the garbage collector's sight, so that a full collection,
+    which stops the whole worker, does not walk every object Django, DRF and the SDK made at start-up
+    (bench/README.md has what it cost /predict). Then tell admission control how many threads the
+    worker has."""
     import gc
 
     from django.urls import get_resolver

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-LabelStudioView = Callable[[], tuple[str, str, bool] | None]
+from wow_ai_hub.label_studio import LabelStudioView
 
 # Strings in task data that name media rather than being the data itself.
 MEDIA_PREFIXES = (

@@ -1,4 +1,4 @@
-"""Bodies that used to give a 500: one over the size limit, JSON nested deeper than a parser can
+"""Bodies that would give a 500 without care: one over the size limit, JSON nested deeper than a parser can
 follow, and a lone surrogate in a body the Hub stores. Each is a 4xx in the error shape, on the
 Django client and on a live gunicorn, and nothing is stored."""
 

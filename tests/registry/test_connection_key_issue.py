@@ -1,6 +1,5 @@
-"""A new connection key is shown once, on the page that issued it: never in the messages cookie or
-the session (the admin's "shown once" key used to travel in the unencrypted messages cookie), and
-the one service the admin (and the CLI and REST API) call issues it."""
+"""A new connection key is shown once, on the page that issued it: never in the messages cookie (not
+encrypted) or the session, and the one service the admin (and the CLI and REST API) call issues it."""
 
 from __future__ import annotations
 

@@ -129,7 +129,7 @@ def test_default_limits() -> None:
 
 
 def test_concurrent_first_requests_with_different_images_all_succeed(tmp_path: Path) -> None:
-    # A Haar cascade shared between threads crashed the whole server (SIGSEGV) on the first
+    # A Haar cascade shared between threads can crash the whole server (SIGSEGV) on the first
     # concurrent requests; a fresh server makes the first use concurrent.
     running = start_server(tmp_path / "server.log")
     try:
