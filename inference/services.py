@@ -26,6 +26,7 @@ from registry.services import (
     model_project_link,
     model_project_set_access_token,
     model_project_set_extra_params,
+    model_project_set_label_config,
     model_record_predictions,
     project_for_model,
     project_record_setup,
@@ -96,6 +97,7 @@ def model_setup(
             hostname=(hostname or "").rstrip("/"), uid=uid, label_config=schema or "", parsed=parsed
         )
         link = model_project_link(model=model, project=project)
+        model_project_set_label_config(link=link, label_config=schema or "", parsed=parsed)
         model_project_set_access_token(link=link, access_token=access_token or "")
         model_project_set_extra_params(link=link, extra_params=extra_params)
         if _runner(model).uses_class_mappings:
@@ -148,10 +150,11 @@ def model_predict_outcome(
     parsed = _parse_config(label_config) if label_config else None
     link: ModelProject | None = None
     if uid is not None:
-        project = project_for_model(model=model, uid=uid, label_config=label_config, parsed=parsed)
-        link = model_project_link(model=model, project=project)
-        if not label_config and project.label_config:
-            label_config, parsed = project.label_config, project.parsed_label_config
+        link = model_project_link(model=model, project=project_for_model(model=model, uid=uid))
+        if label_config and parsed is not None:
+            model_project_set_label_config(link=link, label_config=label_config, parsed=parsed)
+        elif link.label_config:
+            label_config, parsed = link.label_config, link.parsed_label_config
         if parsed is not None and label_config and _runner(model).uses_class_mappings:
             # /predict may come without /setup (interactive calls, test requests).
             _class_mappings_ensure_once(link, parsed, label_config)
@@ -277,9 +280,9 @@ def model_webhook(*, slug: str, action: str, payload: dict[str, Any]) -> tuple[i
                 parsed = label_config_parse(config)
             except LabelConfigError:
                 config = None  # the event is still worth keeping; the config comes with /setup
-        link = model_project_link(
-            model=model, project=project_for_model(model=model, uid=uid, label_config=config, parsed=parsed)
-        )
+        link = model_project_link(model=model, project=project_for_model(model=model, uid=uid))
+        if config and parsed is not None:
+            model_project_set_label_config(link=link, label_config=config, parsed=parsed)
     event, created = webhook_event_store(
         model=model, action=action, payload=payload, uid=uid, project=link.project if link else None
     )

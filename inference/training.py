@@ -179,8 +179,8 @@ def _fit_python_model(job: TrainingJob, link: ModelProject, progress: Progress) 
         link.model,
         state=DatabaseStateStore(link.pk),
         project_id=str(link.project.ls_project_id),
-        label_config=link.project.label_config or "<View></View>",
-        parsed_config=link.project.parsed_label_config,
+        label_config=link.label_config or "<View></View>",
+        parsed_config=link.parsed_label_config,
         link_id=link.pk,
         progress=progress,
         train_output=train_output_of(link),
@@ -232,7 +232,7 @@ def _forward_to_backend(job: TrainingJob, link: ModelProject, progress: Progress
     )
     url = link.model.url.rstrip("/") + "/webhook"
     if not events and job.trigger == TrainingJob.Trigger.MANUAL:  # the admin's "Start training"
-        project = {"id": link.project.ls_project_id, "label_config": link.project.label_config}
+        project = {"id": link.project.ls_project_id, "label_config": link.label_config}
         model_server_call(link.model, url, {"action": "START_TRAINING", "project": project})
     for sent, event in enumerate(events, start=1):
         # /train's legacy bodies carry no action: they are stored as START_TRAINING.

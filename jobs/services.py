@@ -18,7 +18,7 @@ from registry.backends import get_backend
 from registry.label_config import LabelConfigError, label_config_parse
 from registry.mapping import class_mappings_ensure
 from registry.models import LabelStudioInstance, Project, RegisteredModel
-from registry.services import model_project_link, project_record_setup
+from registry.services import model_project_link, model_project_set_label_config, project_record_setup
 from registry.validators import ServiceURLValidator
 
 Status = PreannotationJob.Status
@@ -133,6 +133,7 @@ def preannotation_start(
         hostname=instance.hostname, uid=remote.uid, label_config=remote.label_config, parsed=parsed
     )
     link = model_project_link(model=model, project=project)
+    model_project_set_label_config(link=link, label_config=remote.label_config, parsed=parsed)
     if getattr(get_backend(model.kind), "uses_class_mappings", False):
         class_mappings_ensure(link=link, parsed=parsed)
     selection = (

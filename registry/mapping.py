@@ -115,7 +115,7 @@ def class_mappings_change(
     """Map classes of the link's model onto labels of its project, all or none: each target is checked
     as the admin's mapping form checks it (``class_mapping_validate``) before anything is saved."""
     classes = {c.name: c for c in link.model.classes.all()}
-    parsed = link.project.parsed_label_config
+    parsed = link.parsed_label_config
     errors: list[str] = []
     for change in changes:
         model_class = classes.get(change.class_name)

@@ -91,9 +91,7 @@ def project_record_setup(
     return project
 
 
-def project_for_model(
-    *, model: RegisteredModel, uid: ProjectUid, label_config: str | None, parsed: ParsedConfig | None
-) -> Project:
+def project_for_model(*, model: RegisteredModel, uid: ProjectUid) -> Project:
     """The project a /predict, /webhook or /train names, as this model knows it; if this model's /setup
     never came (interactive calls, test requests), the project of an unknown Label Studio."""
     project = project_of_model(model=model, uid=uid)
@@ -102,11 +100,6 @@ def project_for_model(
         project, _ = Project.objects.get_or_create(
             instance=instance, ls_project_id=uid.project_id, created_ts=uid.created_ts
         )
-    if label_config and parsed is not None and project.config_hash != config_hash(label_config):
-        project.label_config = label_config
-        project.parsed_label_config = parsed
-        project.config_hash = config_hash(label_config)
-        project.save(update_fields=["label_config", "parsed_label_config", "config_hash", "last_seen_at"])
     return project
 
 
@@ -123,6 +116,15 @@ def model_project_link(*, model: RegisteredModel, project: Project) -> ModelProj
         return link
 
     return cached(("link", model.pk, project.pk), load)
+
+
+def model_project_set_label_config(*, link: ModelProject, label_config: str, parsed: ParsedConfig) -> None:
+    """Keep the label config this model's own call sent as the model's view of the project (what it
+    serves, maps and trains by); written when it changes."""
+    digest = config_hash(label_config)
+    if label_config and (link.config_hash != digest or link.label_config != label_config):
+        link.label_config, link.parsed_label_config, link.config_hash = label_config, parsed, digest
+        link.save(update_fields=["label_config", "parsed_label_config", "config_hash"])
 
 
 def model_project_set_access_token(*, link: ModelProject, access_token: str) -> None:

@@ -51,7 +51,7 @@ class ModelProjectListApi(TokenApi):
 def _mappings(link: ModelProject) -> dict[str, Any]:
     """Every class of the model in the project: its mapping (unmapped if none yet) and possible targets."""
     stored = {m.model_class_id: m for m in ClassMapping.objects.filter(model_project=link)}
-    parsed = link.project.parsed_label_config
+    parsed = link.parsed_label_config
     rows = []
     for model_class in link.model.classes.order_by("name"):
         mapping = stored.get(model_class.pk)

@@ -80,7 +80,7 @@ class ClassMappingForm(forms.ModelForm):  # type: ignore[type-arg]
             # The template's blank "add another" row; mappings are only ever edited, never added here.
             self._parsed = {}
             return
-        self._parsed = mapping.model_project.project.parsed_label_config
+        self._parsed = mapping.model_project.parsed_label_config
         targets = mapping_targets(mapping.model_class, self._parsed)
         choices = [("", "(unmapped)")] + [
             (json.dumps([t.from_name, t.label]), f"{t.from_name}: {t.label}") for t in targets

@@ -63,7 +63,9 @@ class LabelStudioInstance(models.Model):
 
 
 class Project(models.Model):
-    """A Label Studio project, keyed by its instance, id and creation timestamp."""
+    """A Label Studio project, keyed by its instance, id and creation timestamp. Its label config is the
+    last one a /setup brought, for the admin to show; each model serves and trains by its own link's
+    (``ModelProject.label_config``)."""
 
     instance = models.ForeignKey(LabelStudioInstance, on_delete=models.CASCADE, related_name="projects")
     ls_project_id = models.PositiveBigIntegerField("project id")
@@ -107,6 +109,11 @@ class ModelProject(TrafficCounters):
     access_token = EncryptedTextField(
         blank=True, help_text="The token Label Studio sent in this model's /setup (write-only)."
     )
+    # The project's label config as this model's own calls (/setup, /predict, /webhook) last sent it:
+    # another model's callers, open or not, never change what this model serves or trains by.
+    label_config = models.TextField(blank=True, editable=False)
+    parsed_label_config = models.JSONField(default=dict, blank=True, editable=False)
+    config_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = StampedQuerySet.as_manager()
 

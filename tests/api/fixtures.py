@@ -71,7 +71,9 @@ def world(db: None, detector_url: str) -> World:
         label_config=BOXES,
         parsed_label_config=label_config_parse(BOXES),
     )
-    link = ModelProject.objects.create(model=detector, project=project)
+    link = ModelProject.objects.create(
+        model=detector, project=project, label_config=BOXES, parsed_label_config=label_config_parse(BOXES)
+    )
     ClassMapping.objects.create(
         model_project=link, model_class=car, from_name="boxes", label="Car", automatic=True
     )

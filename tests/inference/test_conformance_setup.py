@@ -78,7 +78,7 @@ def test_07_setup_with_only_project_and_schema(
     project = Project.objects.get(ls_project_id=42)
     assert (project.created_ts, project.label_config, project.instance.access_token) == (0, CFG, "")
     assert project.parsed_label_config["sentiment"]["labels"] == ["Positive", "Negative"]
-    assert ModelProject.objects.filter(model__slug="dummy", project=project).exists()
+    assert ModelProject.objects.get(model__slug="dummy", project=project).label_config == CFG
 
 
 @pytest.mark.parametrize(("extra_params", "stored"), [('{"k": 1}', '{"k": 1}'), ({"a": 1}, '{"a": 1}')])

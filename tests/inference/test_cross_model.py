@@ -113,3 +113,30 @@ def test_setup_on_an_open_model_cannot_steer_a_credentialed_models_media(
     fetched = [(path, auth) for port, path, auth in LabelStudioStandIn.hits if port == real_port]
     assert fetched and all(auth == f"Token {REAL_TOKEN}" for _, auth in fetched), fetched
     assert label_studio_of(ModelProject.objects.get(model__slug="guarded").pk) == (real, REAL_TOKEN, True)
+
+
+HIJACKED_CFG = (
+    '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
+    '<Choice value="Hijacked"/></Choices></View>'
+)
+
+
+def test_setup_on_an_open_model_cannot_change_the_label_config_a_credentialed_model_sees(
+    protocol: ProtocolClient, locked_client: ProtocolClient
+) -> None:
+    """Label Studio sets up the credentialed model with its config; someone calls the open model's /setup
+    with the same project (uid and host) and a config of their own. What the credentialed model's callers
+    get, and what its training is given, still follow the config its own /setup sent."""
+    setup = {"project": "1.1700000000", "schema": CFG, "hostname": "http://ls.example"}
+    assert locked_client.post("/ml/dummy/setup", setup).status == 200
+    assert protocol.post("/ml/open/setup", {**setup, "schema": HIJACKED_CFG}).status == 200
+
+    task = {"id": 1, "data": {"text": "hello"}}
+    answer = locked_client.post("/ml/dummy/predict", {"project": "1.1700000000", "tasks": [task]})
+    assert answer.status == 200, answer.body
+    assert answer.body["results"][0]["result"][0]["value"] == {"choices": ["Positive"]}
+    # The open model sees the config its own caller sent.
+    opened = protocol.post("/ml/open/predict", {"project": "1.1700000000", "tasks": [task]})
+    assert opened.body["results"][0]["result"][0]["value"] == {"choices": ["Hijacked"]}
+    link = ModelProject.objects.get(model__slug="dummy")
+    assert link.label_config == CFG  # what its training is given (inference/training.py)

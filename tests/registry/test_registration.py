@@ -208,7 +208,9 @@ def detector_link() -> ModelProject:
         label_config=BOXES,
         parsed_label_config=label_config_parse(BOXES),
     )
-    link = ModelProject.objects.create(model=model, project=project)
+    link = ModelProject.objects.create(
+        model=model, project=project, label_config=BOXES, parsed_label_config=label_config_parse(BOXES)
+    )
     ClassMapping.objects.create(
         model_project=link, model_class=car, from_name="boxes", label="Car", automatic=True
     )
