@@ -205,6 +205,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
+    # Who a client is, for every throttle (protocol credentials, API tokens, admin login): the peer's
+    # address, or with HUB_NUM_PROXIES=N the address the Nth proxy from the Hub recorded in
+    # X-Forwarded-For. Unset, DRF would take the whole header, which a client writes as it likes.
+    "NUM_PROXIES": env.int("HUB_NUM_PROXIES", default=0),
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -161,6 +162,24 @@ def test_repeated_failures_from_one_client_are_throttled(
     assert throttled.status_code == 429 and throttled.json()["code"] == "throttled"
     # Another client is not affected.
     assert client_with(good, REMOTE_ADDR="10.1.2.3").get("/api/token").status_code == 200
+
+
+def test_a_client_cannot_escape_the_throttle_by_writing_its_own_forwarded_for(
+    token_for: Callable[..., str], settings: Any
+) -> None:
+    """Without HUB_NUM_PROXIES the peer's address counts, whatever X-Forwarded-For a client sends; with
+    one proxy in front, the address that proxy appended."""
+    settings.HUB_API_AUTH_FAILURE_LIMIT = 3
+    good = token_for("read")
+    for n in range(3):
+        forged = client_with("hub_0_bad", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
+        assert forged.get("/api/token").status_code == 401
+    forged = client_with(good, HTTP_X_FORWARDED_FOR="192.0.2.99")
+    assert forged.get("/api/token").status_code == 429
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    proxied = client_with(good, HTTP_X_FORWARDED_FOR="192.0.2.99, 198.51.100.4")
+    assert proxied.get("/api/token").status_code == 200  # 198.51.100.4, as the proxy saw it
 
 
 def test_a_models_protocol_credentials_never_open_the_api() -> None:
