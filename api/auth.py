@@ -17,12 +17,11 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
-from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from api.models import ApiToken
 from api.tokens import api_token_find
-from core.throttle import FailureThrottle
+from core.throttle import FailureThrottle, client_address
 
 KEYWORDS = frozenset({"bearer", "token"})
 
@@ -42,7 +41,7 @@ class ApiTokenAuthentication(BaseAuthentication):
         header = request.headers.get("Authorization", "")
         if not header:
             return None  # the permission answers 401 not_authenticated
-        client = BaseThrottle().get_ident(request)
+        client = client_address(request)
         wait = api_auth_failures.admit(client)
         if wait:
             raise Throttled(wait=wait, detail="Too many failed authentications from this client.")

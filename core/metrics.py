@@ -8,6 +8,7 @@ Under gunicorn every worker writes its samples to ``PROMETHEUS_MULTIPROC_DIR`` (
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+
+from core.throttle import client_address
 
 # The protocol's URL names (inference/urls.py) start so; the rest of the name is the endpoint label.
 PROTOCOL_URL_PREFIX = "model-"
@@ -111,7 +114,17 @@ def register_scrape_time_collector(collector: Collector) -> None:
         SCRAPE_TIME_REGISTRY.register(collector)
 
 
+def _loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text. With ``HUB_METRICS_TOKEN``, for whoever brings it as a bearer token; without
+    it, only for clients on this machine (``client_address``, so behind ``HUB_NUM_PROXIES`` proxies a
+    client the proxy forwards is not local): the metrics name every model."""
     token = settings.HUB_METRICS_TOKEN
     if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
         response = JsonResponse(
@@ -119,6 +132,15 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         )
         response["WWW-Authenticate"] = "Bearer"
         return response
+    if not token and not _loopback(client_address(request)):
+        return JsonResponse(
+            {
+                "error": "The metrics answer only this machine: set HUB_METRICS_TOKEN to scrape them "
+                "from elsewhere with 'Authorization: Bearer <token>'.",
+                "code": "permission_denied",
+            },
+            status=403,
+        )
     body = generate_latest(_registry()) + generate_latest(SCRAPE_TIME_REGISTRY)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 

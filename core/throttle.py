@@ -1,5 +1,6 @@
-"""A per-worker throttle of failed credential checks: the one rule behind the protocol's basic-auth and
-connection-key checks (``registry/access.py``) and the REST API's tokens (``api/auth.py``).
+"""Who a client is, and a per-worker throttle of failed credential checks: the one rule behind the
+protocol's basic-auth and connection-key checks (``registry/access.py``) and the REST API's tokens
+(``api/auth.py``); the admin's login lockout and ``/metrics`` name clients the same way.
 
 A key (a client address, or a client and a model) that has ``limit`` failures within the last
 ``window`` seconds, checks still in flight included, is refused before any check runs, until its
@@ -14,8 +15,21 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
+from typing import cast
+
+from django.http import HttpRequest
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 
 MAX_TRACKED_KEYS = 65_536
+_IDENT = BaseThrottle()
+
+
+def client_address(request: HttpRequest | Request) -> str | None:
+    """The client's address: the peer's, or behind ``NUM_PROXIES`` (``HUB_NUM_PROXIES``) proxies the
+    one the farthest of them appended to X-Forwarded-For; None for a request made in-process."""
+    address = _IDENT.get_ident(cast(Request, request))  # it reads only headers and META
+    return cast(str | None, address)
 
 
 class FailureThrottle:

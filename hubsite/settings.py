@@ -105,7 +105,7 @@ AXES_FAILURE_LIMIT = env.int("HUB_LOGIN_FAILURES", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("HUB_LOGIN_LOCKOUT_MINUTES", default=15.0))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "registry.login_lockout.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.throttle.client_address"
 AXES_LOCKOUT_CALLABLE = "registry.login_lockout.lockout_response"
 
 ROOT_URLCONF = "hubsite.urls"
@@ -288,7 +288,7 @@ if HUB_BASIC_AUTH_USER and HUB_BASIC_AUTH_PASS:
 HUB_AUTH_CACHE_SECONDS = env.float("HUB_AUTH_CACHE_SECONDS", default=60.0)
 HUB_AUTH_FAILURES = env.int("HUB_AUTH_FAILURES", default=10)
 HUB_AUTH_FAILURE_WINDOW_SECONDS = env.float("HUB_AUTH_FAILURE_WINDOW_SECONDS", default=60.0)
-# Empty: /metrics is open (scraped from inside the deployment's network); else a bearer token.
+# Empty: /metrics answers only clients on this machine (loopback); else whoever brings this bearer token.
 HUB_METRICS_TOKEN = env.str("HUB_METRICS_TOKEN", default="")
 HUB_PUBLIC_URL = env.str("HUB_PUBLIC_URL", default="http://localhost:9090").rstrip("/")
 

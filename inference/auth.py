@@ -10,8 +10,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.throttling import BaseThrottle
 
+from core.throttle import client_address
 from registry.access import credential_gate
 from registry.hot_path import cached_model
 
@@ -25,9 +25,6 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
     return username, password
-
-
-_client_ident = BaseThrottle()
 
 
 class ModelCredentials(BaseAuthentication):
@@ -66,7 +63,7 @@ class ModelCallerAllowed(BasePermission):
         model = cached_model(slug)
         if model is None or not model.protocol_auth_required:
             return True  # unknown slugs get their 404 from the view
-        client = _client_ident.get_ident(request)  # honours DRF's NUM_PROXIES
+        client = client_address(request) or ""
         key = view.kwargs.get("key")
         if key is not None:
             return credential_gate.check_key(model, client, key)

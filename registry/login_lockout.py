@@ -1,5 +1,5 @@
-"""How the admin's login throttling (django-axes, configured in ``hubsite/settings.py``) sees a client
-and what a locked-out one is shown."""
+"""What the admin's login throttling (django-axes, configured in ``hubsite/settings.py``) shows a
+locked-out client."""
 
 from __future__ import annotations
 
@@ -9,16 +9,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from rest_framework.request import Request
-from rest_framework.throttling import BaseThrottle
-
-
-def client_address(request: HttpRequest) -> str | None:
-    """The client's address as every throttle of the Hub counts it (DRF's ``get_ident``: the peer, or
-    the address ``NUM_PROXIES`` proxies in front recorded); None for a request made in-process
-    (``force_login``)."""
-    address: str | None = BaseThrottle().get_ident(Request(request))
-    return address
 
 
 def lockout_response(

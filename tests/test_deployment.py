@@ -60,6 +60,8 @@ def test_the_compose_file_runs_the_hub_a_worker_postgres_and_redis() -> None:
     assert services["worker"]["command"][:4] == ["celery", "-A", "hubsite", "worker"]
     for name in ("hub", "worker"):
         environment = services[name]["environment"]
+        # A deployment names its hosts: compose refuses to start without them.
+        assert environment["ALLOWED_HOSTS"].startswith("${ALLOWED_HOSTS:?")
         assert environment["DATABASE_URL"].startswith("postgres://") and environment[
             "CELERY_BROKER_URL"
         ].startswith("redis://")

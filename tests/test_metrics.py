@@ -82,6 +82,31 @@ def test_a_token_guards_the_metrics_when_set(client: Client, settings: Any) -> N
     assert refused.status_code == 401
     assert refused.json()["code"] == "not_authenticated"
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
+    # With a token, a client elsewhere may scrape.
+    remote = Client(REMOTE_ADDR="203.0.113.5")
+    assert remote.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_without_a_token_the_metrics_answer_only_this_machine(client: Client, address: str) -> None:
+    register("secret-project-model", "examples.dummy.model.DummyModel")
+    assert Client(REMOTE_ADDR=address).get("/metrics").status_code == 200
+    for outside in ("203.0.113.5", "10.0.0.7"):
+        refused = Client(REMOTE_ADDR=outside).get("/metrics")
+        assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
+        assert "HUB_METRICS_TOKEN" in refused.json()["error"]
+        assert b"secret-project-model" not in refused.content
+    # A client cannot claim to be local, and one forwarded by a proxy in front is not.
+    forged = Client(REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert forged.get("/metrics").status_code == 403
+
+
+def test_behind_a_proxy_the_forwarded_client_is_what_counts(client: Client, settings: Any) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    proxied = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.5")
+    assert proxied.get("/metrics").status_code == 403
+    settings.HUB_METRICS_TOKEN = "scrape-secret"
+    assert proxied.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
 
 
 def test_every_gunicorn_worker_is_counted_and_in_flight_requests_are_seen(
