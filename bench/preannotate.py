@@ -165,7 +165,9 @@ def hub_job(env: dict[str, str], ls: LabelStudio, model: str, project_id: int, c
             "print(json.dumps({'status': j.status, 'done': j.done, 'failed': j.failed,"
             " 'wall': (j.finished_at - j.created_at).total_seconds(),"
             " 'run': (j.finished_at - j.started_at).total_seconds(),"
-            " 'read': j.read_seconds, 'predict': j.predict_seconds, 'write': j.write_seconds}))",
+            " 'queued': (j.started_at - j.created_at).total_seconds(),"
+            " 'read': j.read_seconds, 'predict': j.predict_seconds, 'write': j.write_seconds,"
+            " 'label_studio': j.label_studio_seconds}))",
         )
         .strip()
         .splitlines()[-1]
@@ -177,11 +179,13 @@ def hub_job(env: dict[str, str], ls: LabelStudio, model: str, project_id: int, c
     return {
         "wall_s": round(row["wall"], 2),
         "run_s": round(row["run"], 2),
+        "queued_s": round(row["queued"], 2),
         "tasks_per_s": round(count / row["wall"], 1),
         "ls_read_s": round(row["read"], 2),
         "ls_write_s": round(row["write"], 2),
         "predict_s": round(row["predict"], 2),
-        "hub_own_s": round(max(row["run"] - row["read"] - row["write"], 0.0), 2),
+        "ls_busy_s": round(row["label_studio"], 2),
+        "hub_own_s": round(row["run"] - row["label_studio"], 2),
         "finished": row["status"] == "succeeded" and row["failed"] == 0 and every,
         "cli_wall_s": round(cli_wall, 2),
         "cli_exit": done.returncode,
@@ -340,6 +344,8 @@ def main() -> None:
         ]
         for name, model, config, tasks, result in scenarios:
             count = len(tasks)
+            if not count:  # --texts 0 or --images 0: that scenario is skipped
+                continue
             before = model_busy(server)
             job = hub_job(env, ls, model, ls.project(f"{name} hub job", config, tasks), count)
             after = model_busy(server)
@@ -367,7 +373,9 @@ def main() -> None:
     for row in rows:
         print()
         print_table([{"figure": k, "value": v} for k, v in row.items()], ["figure", "value"])
-    print(f"written: {write_results('preannotate', {'rows': rows})}")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average at the end: {load}")
+    print(f"written: {write_results('preannotate', {'rows': rows, 'load_average': load})}")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ class PreannotationJobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "read_seconds",
         "predict_seconds",
         "write_seconds",
+        "label_studio_seconds",
         "busy_seconds",
         "created_by",
         "retry_of",

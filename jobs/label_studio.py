@@ -33,6 +33,52 @@ class TaskPage:
     remaining: int  # tasks after the cursor, this page included
 
 
+# Label Studio computes every Data Manager column its task list shows, and ``fields=all`` shows them
+# all, predictions included: several times the cost of the list. A job's lists hide every column but
+# the model versions of each task's predictions; the few tasks whose predictions it needs by id are
+# listed again in full. A column a later Label Studio adds is computed, not missed.
+_HIDDEN_COLUMNS = [
+    f"tasks:{name}"
+    for name in (
+        "inner_id",
+        "completed_at",
+        "total_annotations",
+        "cancelled_annotations",
+        "total_predictions",
+        "annotators",
+        "annotations_results",
+        "annotations_ids",
+        "predictions_score",
+        "predictions_results",
+        "file_upload",
+        "storage_filename",
+        "created_at",
+        "updated_at",
+        "updated_by",
+        "avg_lead_time",
+        "draft_exists",
+        "state",
+    )
+]
+# Label Studio cuts a column's text at this many characters.
+_COLUMN_LIMIT = 500
+
+
+def model_versions(task: dict[str, Any]) -> frozenset[str] | None:
+    """The model versions of the task's predictions: from the predictions themselves when the task
+    was listed in full, else from the Data Manager column ("a@1,b@2", or "a@1, b@2" on PostgreSQL);
+    None when the column cannot tell (cut at its limit)."""
+    predictions = task.get("predictions")
+    if isinstance(predictions, list):
+        return frozenset(
+            str(p.get("model_version")) for p in predictions if isinstance(p, dict) and p.get("model_version")
+        )
+    column = task.get("predictions_model_versions")
+    if not isinstance(column, str) or len(column) >= _COLUMN_LIMIT:
+        return None
+    return frozenset(part.strip() for part in column.split(",") if part.strip())
+
+
 class LabelStudioApi:
     """One Label Studio, called with an API key (a legacy token or a personal access token)."""
 
@@ -69,9 +115,18 @@ class LabelStudioApi:
             label_config=body["label_config"],
         )
 
-    def _tasks(self, project_id: int, query: dict[str, Any], page_size: int) -> TaskPage:
+    def _tasks(self, project_id: int, query: dict[str, Any], page_size: int, full: bool) -> TaskPage:
+        """``full``: with every field and each task's predictions; else with the model versions of its
+        predictions only (``model_versions``)."""
+        if full:
+            fields = "&fields=all"
+        else:
+            fields, query = (
+                "",
+                {**query, "hiddenColumns": {"explore": _HIDDEN_COLUMNS, "labeling": _HIDDEN_COLUMNS}},
+            )
         path = (
-            f"/api/tasks?project={project_id}&page=1&page_size={page_size}&fields=all"
+            f"/api/tasks?project={project_id}&page=1&page_size={page_size}{fields}"
             f"&resolve_uri=false&query={quote(json.dumps(query))}"
         )
         body = self.call("GET", path)
@@ -82,7 +137,8 @@ class LabelStudioApi:
         return TaskPage(tasks=tasks, remaining=remaining if isinstance(remaining, int) else len(tasks))
 
     def tasks_after(self, project_id: int, cursor: int, page_size: int) -> TaskPage:
-        """The next tasks of the project with an id above ``cursor``, with their predictions."""
+        """The next tasks of the project with an id above ``cursor``, with the model versions of their
+        predictions (``model_versions``)."""
         query = {
             "filters": {
                 "conjunction": "and",
@@ -92,14 +148,14 @@ class LabelStudioApi:
             },
             "ordering": ["tasks:id"],
         }
-        return self._tasks(project_id, query, page_size)
+        return self._tasks(project_id, query, page_size, full=False)
 
-    def tasks_by_id(self, project_id: int, ids: list[int]) -> list[dict[str, Any]]:
-        """These tasks (those that still exist), with their predictions."""
+    def tasks_by_id(self, project_id: int, ids: list[int], *, full: bool = False) -> list[dict[str, Any]]:
+        """These tasks (those that still exist; ``full``: see ``_tasks``)."""
         if not ids:
             return []
         query = {"selectedItems": {"all": False, "included": ids}, "ordering": ["tasks:id"]}
-        return self._tasks(project_id, query, len(ids)).tasks
+        return self._tasks(project_id, query, len(ids), full).tasks
 
     def view_task_ids(self, project_id: int, view_id: int, page_size: int) -> list[int]:
         """The ids of the tasks a Data Manager view (tab) shows now, with its filters."""

@@ -70,6 +70,9 @@ class PreannotationJob(models.Model):
     read_seconds = models.FloatField(default=0.0, help_text="Waiting for Label Studio's task lists.")
     predict_seconds = models.FloatField(default=0.0, help_text="Predicting, as /predict does.")
     write_seconds = models.FloatField(default=0.0, help_text="Waiting for Label Studio's imports.")
+    label_studio_seconds = models.FloatField(
+        default=0.0, help_text="With at least one call to Label Studio under way (the rest is the Hub's own)."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from core.errors import HubError, InvalidLabelConfig, ModelDisabled, ModelLoadFailed
 from inference.services import model_predict_outcome
-from jobs.label_studio import LabelStudioApi
+from jobs.label_studio import LabelStudioApi, model_versions
 from jobs.models import PreannotationFailure, PreannotationJob
 from jobs.pipeline import Writer, lower_priority, prefetched
 from registry.hot_path import hot_path_sync
@@ -96,17 +96,37 @@ class JobRun:
         self.busy_before = job.busy_seconds
         self.uid = ProjectUid(project_id=self.project_id)
         self.label_config = ""
-        self.seconds = {"read": job.read_seconds, "predict": job.predict_seconds, "write": job.write_seconds}
+        self.seconds = {
+            "read": job.read_seconds,
+            "predict": job.predict_seconds,
+            "write": job.write_seconds,
+            "label_studio": job.label_studio_seconds,
+        }
         self._lock = threading.Lock()
+        self._calls = 0  # calls to Label Studio under way
+        self._calls_since = 0.0  # since when there has been one
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
+        """Time the block as ``phase``; reads and writes are calls to Label Studio, whose union in time
+        is ``label_studio`` (the job's time minus that is the Hub's own)."""
         started = time.monotonic()
+        calling = phase != "predict"
+        if calling:
+            with self._lock:
+                if not self._calls:
+                    self._calls_since = started
+                self._calls += 1
         try:
             yield
         finally:
+            ended = time.monotonic()
             with self._lock:
-                self.seconds[phase] += time.monotonic() - started
+                self.seconds[phase] += ended - started
+                if calling:
+                    self._calls -= 1
+                    if not self._calls:
+                        self.seconds["label_studio"] += ended - self._calls_since
 
     def timings(self) -> dict[str, float]:
         """The job's time fields as they stand (for the progress update)."""
@@ -129,7 +149,7 @@ class JobRun:
                 first = False
                 if not page.tasks:
                     return
-                yield [(t["id"], t) for t in page.tasks]
+                yield self._detailed(page.tasks)
                 cursor = page.tasks[-1]["id"]
         else:
             ids = sorted({int(i) for i in self.job.task_ids if int(i) > cursor})
@@ -137,11 +157,35 @@ class JobRun:
                 wanted = ids[start : start + page_size]
                 with self.timed("read"):
                     found = {t["id"]: t for t in self.api.tasks_by_id(self.project_id, wanted)}
-                yield [(task_id, found.get(task_id)) for task_id in wanted]
+                listed = dict(self._detailed([found[i] for i in wanted if i in found]))
+                yield [(task_id, listed.get(task_id)) for task_id in wanted]
+
+    def _needs_ids(self, task: dict[str, Any]) -> bool:
+        """Whether the job needs the ids of the task's predictions, which its list does not give: it was
+        being written when the job stopped, a redo replaces its prediction of the version, or the list
+        cannot tell its predictions' versions."""
+        versions = model_versions(task)
+        return (
+            task["id"] in self.writing
+            or versions is None
+            or "," in self.version  # the list joins versions with commas
+            or (self.job.mode == Mode.REDO and self.version in versions)
+        )
+
+    def _detailed(self, tasks: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any] | None]]:
+        """(task id, task) of listed tasks, those whose predictions the job needs by id listed again in
+        full (None if one is gone meanwhile)."""
+        needed = {t["id"] for t in tasks if self._needs_ids(t)}
+        full: dict[int, dict[str, Any]] = {}
+        if needed:
+            with self.timed("read"):
+                full = {t["id"]: t for t in self.api.tasks_by_id(self.project_id, sorted(needed), full=True)}
+        return [(t["id"], full.get(t["id"]) if t["id"] in needed else t) for t in tasks]
 
     def _place(self, chunk: Chunk, task_id: int, task: dict[str, Any]) -> None:
         """Decide what this task needs: nothing (skipped or recovered) or a prediction."""
-        mine = _versions(task, self.version)
+        mine = _versions(task, self.version)  # listed in full when the job needs them
+        versions = model_versions(task) or frozenset()
         if task_id in self.writing:  # its write may have reached Label Studio before the crash
             new = [p for p in mine if p not in self.writing[task_id]]
             if new:
@@ -152,7 +196,10 @@ class JobRun:
             chunk.replaces[task_id] = self.writing[task_id]
             return
         mode = self.job.mode
-        if (mode == Mode.MISSING and mine) or (mode == Mode.ONLY_EMPTY and task.get("predictions")):
+        any_prediction = bool(versions or task.get("predictions") or task.get("total_predictions"))
+        if (mode == Mode.MISSING and self.version in versions) or (
+            mode == Mode.ONLY_EMPTY and any_prediction
+        ):
             chunk.skipped += 1
         else:
             chunk.tasks.append(task)
@@ -290,13 +337,15 @@ class JobRun:
     # The run -----------------------------------------------------------------------------------
     def execute(self) -> str:
         """Run to the end of the selection or to a pause/cancel; the status the job ends in."""
-        project = self.api.project(self.project_id)
+        with self.timed("read"):
+            project = self.api.project(self.project_id)
         self.uid, self.label_config = project.uid, project.label_config
         if self.job.selection == PreannotationJob.Selection.VIEW and not self.job.task_ids:
             assert self.job.view_id is not None  # noqa: S101 - the service requires it for views
-            ids = self.api.view_task_ids(
-                self.project_id, self.job.view_id, settings.HUB_PREANNOTATION_PAGE_SIZE
-            )
+            with self.timed("read"):
+                ids = self.api.view_task_ids(
+                    self.project_id, self.job.view_id, settings.HUB_PREANNOTATION_PAGE_SIZE
+                )
             self.job.task_ids, self.job.total = ids, len(ids)
             PreannotationJob.objects.filter(pk=self.job.pk).update(task_ids=ids, total=len(ids))
         elif self.job.selection != PreannotationJob.Selection.ALL and self.job.total is None:

@@ -30,6 +30,7 @@ class StandIn:
     predictions: dict[int, dict[str, Any]] = field(default_factory=dict)
     views: dict[int, list[int]] = field(default_factory=dict)
     imports: list[int] = field(default_factory=list)  # the size of each bulk import
+    lists: list[str] = field(default_factory=list)  # each task list: "full" (fields=all) or "light"
     import_delay: float = 0.0
     fail_imports: int = 0  # answer this many imports with 500 first
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -51,11 +52,17 @@ class StandIn:
                 if p["task"] == task_id and (version is None or p["model_version"] == version)
             ]
 
-    def _task(self, task_id: int) -> dict[str, Any]:
+    def _task(self, task_id: int, full: bool, versions_shown: bool) -> dict[str, Any]:
+        """As Label Studio lists it: its predictions with ``fields=all``; else the versions of its
+        predictions, joined with commas, when the query's hidden columns leave that column shown."""
         own = [p for p in self.predictions.values() if p["task"] == task_id]
-        return {**self.tasks[task_id], "predictions": own, "annotations": []}
+        task = {**self.tasks[task_id], "total_predictions": len(own)}
+        if full:
+            return {**task, "predictions": own, "annotations": []}
+        versions = ",".join(sorted({p["model_version"] for p in own})) if versions_shown else ""
+        return {**task, "predictions_model_versions": versions}
 
-    def list_tasks(self, query: dict[str, Any], page: int, size: int, view: int | None) -> Any:
+    def list_tasks(self, query: dict[str, Any], page: int, size: int, view: int | None, full: bool) -> Any:
         with self.lock:
             ids = sorted(self.tasks)
             if view is not None:
@@ -69,7 +76,13 @@ class StandIn:
             chosen = ids[(page - 1) * size : page * size]
             if page > 1 and not chosen:
                 return 404, {"detail": "Invalid page."}
-            return 200, {"total": len(ids), "tasks": [self._task(i) for i in chosen]}
+            hidden = query.get("hiddenColumns")
+            shown = full or (
+                isinstance(hidden, dict)
+                and "tasks:predictions_model_versions" not in set(hidden["explore"]) & set(hidden["labeling"])
+            )
+            self.lists.append("full" if full else "light")
+            return 200, {"total": len(ids), "tasks": [self._task(i, full, shown) for i in chosen]}
 
     def import_predictions(self, items: list[dict[str, Any]]) -> tuple[int, Any]:
         time.sleep(self.import_delay)
@@ -115,7 +128,12 @@ def _handler(state: StandIn) -> type[QuietHandler]:
             elif parts.path == "/api/tasks" and args.get("project") == str(state.project_id):
                 query = json.loads(args.get("query", "{}"))
                 view = int(args["view"]) if "view" in args else None
-                self._json(*state.list_tasks(query, int(args.get("page", 1)), int(args["page_size"]), view))
+                page, size, full = (
+                    int(args.get("page", 1)),
+                    int(args["page_size"]),
+                    args.get("fields") == "all",
+                )
+                self._json(*state.list_tasks(query, page, size, view, full))
             else:
                 self._json(404, {"detail": "Not found."})
 

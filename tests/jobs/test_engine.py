@@ -91,6 +91,24 @@ def test_a_second_job_writes_nothing(ls: StandIn, classifier: RegisteredModel) -
     assert ls.imports == imports
 
 
+def test_tasks_are_listed_without_their_predictions_unless_the_job_needs_their_ids(
+    ls: StandIn, classifier: RegisteredModel, settings: Any
+) -> None:
+    """Label Studio's full task list costs several times the list without predictions: a job lists the
+    versions of each task's predictions only, and lists in full just the tasks a redo replaces."""
+    settings.HUB_PREANNOTATION_PAGE_SIZE = 20
+    ls.add_tasks(30)
+    run(start(ls))
+    assert ls.lists == ["light"] * 3
+    ls.lists.clear()
+    assert run(start(ls)).skipped == 30
+    assert ls.lists == ["light"] * 3
+    ls.lists.clear()
+    redo = run(start(ls, mode="redo"))
+    assert (redo.done, redo.skipped) == (30, 0)
+    assert ls.lists == ["light", "full", "light", "full", "light"]
+
+
 def test_a_write_whose_answer_was_lost_is_not_written_again_on_resume(
     ls: StandIn, classifier: RegisteredModel, settings: Any
 ) -> None:
