@@ -9,6 +9,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from api.models import ApiToken
+from registry.kinds import kind_choices, kind_fields
 from registry.models import (
     AuthMethod,
     ImageTransport,
@@ -34,26 +35,14 @@ class ModelClassSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
         fields = ("name", "type")
 
 
-# What a caller may set on a model; the slug only when registering.
+# What a caller may set on a model (each kind's fields among them); the slug only when registering.
 MODEL_INPUT_FIELDS = (
     "name",
     "kind",
     "enabled",
     "prediction_cache",
     "description",
-    "import_path",
-    "params",
-    "url",
-    "classes_url",
-    "auth_method",
-    "auth_username",
-    "auth_header_name",
-    "auth_secret",
-    "image_transport",
-    "timeout_seconds",
-    "max_concurrency",
-    "threshold",
-    "request_extra",
+    *kind_fields(),
     "version",
     "protocol_auth_required",
     "protocol_username",
@@ -64,7 +53,7 @@ class ModelInputSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
     """A model to register (every field but name and slug optional) or changes to one (partial)."""
 
     kind = serializers.CharField(
-        required=False, help_text="python, http (external model server) or ml_backend."
+        required=False, help_text="The model's kind: " + ", ".join(name for name, _ in kind_choices()) + "."
     )
     params = serializers.JSONField(required=False, help_text="A JSON object handed to the model.")
     request_extra = serializers.JSONField(required=False, help_text="A JSON object merged into requests.")
@@ -98,6 +87,7 @@ class CheckSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     """A registered model as the API shows it: secrets only as whether one is stored."""
 
+    kind = serializers.ChoiceField(choices=kind_choices(), read_only=True)
     model_version = serializers.CharField(read_only=True)
     label_studio_url = serializers.CharField(read_only=True, help_text="The URL to paste into Label Studio.")
     auth_secret_set = serializers.SerializerMethodField()

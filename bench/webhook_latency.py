@@ -135,7 +135,7 @@ def main() -> None:
             # Skip the debounce so the job starts now.
             hub_shell(
                 env,
-                "from registry.models import TrainingJob; from registry.jobs import job_publish\n"
+                "from registry.models import TrainingJob; from training.tasks import job_publish\n"
                 "jobs = TrainingJob.objects.filter(status='queued', model_project__model__slug='slow')\n"
                 "jobs.update(not_before=None)\n"
                 "[job_publish(j.pk) for j in jobs]",

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "registry",
     "inference",
+    "training",
     "api",
     "jobs",
     "hubsite",  # the shell: its settings checks and the quickstart command

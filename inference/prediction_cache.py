@@ -26,8 +26,8 @@ from django.conf import settings
 from django.core.cache import caches
 
 from core.metrics import PREDICTION_CACHE_ERRORS
-from inference.predictions import Prediction
 from registry.hot_path import cached_mappings
+from registry.kinds import Prediction
 from registry.label_config import config_hash
 from registry.models import ModelProject, RegisteredModel
 

@@ -11,9 +11,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.errors import ModelBadOutput
+from registry.kinds import Prediction
 from wow_ai_hub.response import ModelResponse
-
-Prediction = dict[str, Any]
 
 
 def _as_dict(item: Any) -> Any:

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from django.http import Http404
 
 from core.errors import HubError, InvalidLabelConfig
 from core.metrics import PREDICTION_CACHE, TASK_ERRORS
 from inference.prediction_cache import cached_predictions, prediction_keys, predictions_store
-from inference.predictions import Prediction, label_studio_extras, prediction_score
-from inference.runners.base import PredictCall, Runner, RunResult
+from inference.predictions import label_studio_extras, prediction_score
 from inference.validation import RegionCheck, region_check
-from registry.backends import get_backend
 from registry.hot_path import cached, state_stamp
-from registry.jobs import training_request
+from registry.kinds import ModelKind, PredictCall, Prediction, RunResult, kind_get
 from registry.label_config import LabelConfigError, ParsedConfig, config_hash, label_config_parse
 from registry.mapping import class_mappings_ensure
 from registry.models import ModelProject, ModelVersion, RegisteredModel, TrainingJob
@@ -32,21 +30,20 @@ from registry.services import (
     project_record_setup,
     webhook_event_store,
 )
+from training.tasks import training_request
 from wow_ai_hub.events import DEFAULT_TRAIN_EVENTS
 
 
 def _stored_events(model: RegisteredModel) -> frozenset[str]:
     """The events kept for a model: those that keep its training set (the default list) and those its
     class names; the rest of Label Studio's chatter is acknowledged only."""
-    declared = getattr(_runner(model), "train_events", None)
-    return frozenset(DEFAULT_TRAIN_EVENTS) | frozenset(declared(model) if declared else ())
+    return frozenset(DEFAULT_TRAIN_EVENTS) | frozenset(_kind(model).train_events(model))
 
 
 def _served_version(model: RegisteredModel, link: ModelProject | None) -> str:
     """The version /setup, /predict and /versions report: the model's own when it names one
     (SDK models), else the Hub's ``<slug>@<version>``."""
-    own = getattr(_runner(model), "own_version", None)
-    return (own(model, link) if own else None) or (link.model_version if link else model.model_version)
+    return _kind(model).own_version(model, link) or (link.model_version if link else model.model_version)
 
 
 def _parse_config(label_config: str) -> ParsedConfig:
@@ -56,8 +53,8 @@ def _parse_config(label_config: str) -> ParsedConfig:
         raise InvalidLabelConfig(str(exc)) from exc
 
 
-def _runner(model: RegisteredModel) -> Runner:
-    return cast(Runner, get_backend(model.kind))
+def _kind(model: RegisteredModel) -> ModelKind:
+    return kind_get(model.kind)
 
 
 def _class_mappings_ensure_once(link: ModelProject, parsed: ParsedConfig, label_config: str) -> None:
@@ -75,7 +72,7 @@ def model_health(*, slug: str) -> dict[str, Any]:
     model = enabled_model_get(slug=slug)
     return {
         "status": "UP",
-        "model_class": get_backend(model.kind).describe(model),
+        "model_class": _kind(model).describe(model),
         "model_version": model.model_version,
     }
 
@@ -100,7 +97,7 @@ def model_setup(
         model_project_set_label_config(link=link, label_config=schema or "", parsed=parsed)
         model_project_set_access_token(link=link, access_token=access_token or "")
         model_project_set_extra_params(link=link, extra_params=extra_params)
-        if _runner(model).uses_class_mappings:
+        if _kind(model).uses_class_mappings:
             class_mappings_ensure(link=link, parsed=parsed)
         return _served_version(model, link)
     if schema:
@@ -155,7 +152,7 @@ def model_predict_outcome(
             model_project_set_label_config(link=link, label_config=label_config, parsed=parsed)
         elif link.label_config:
             label_config, parsed = link.label_config, link.parsed_label_config
-        if parsed is not None and label_config and _runner(model).uses_class_mappings:
+        if parsed is not None and label_config and _kind(model).uses_class_mappings:
             # /predict may come without /setup (interactive calls, test requests).
             _class_mappings_ensure_once(link, parsed, label_config)
     if not label_config or parsed is None:
@@ -171,7 +168,7 @@ def model_predict_outcome(
             version=version,
             link=link,
             state=state,
-            mapped=_runner(model).uses_class_mappings,
+            mapped=_kind(model).uses_class_mappings,
             label_config=label_config,
             tasks=tasks,
         )
@@ -197,7 +194,7 @@ def model_predict_outcome(
             state=state,
         )
         try:
-            run = _runner(model).predict(call)
+            run = _kind(model).predict(call)
         except HubError as exc:
             model_record_predictions(
                 model=model, link=link, predictions=0, errors=1, last_error=str(exc.detail)
@@ -289,7 +286,7 @@ def model_webhook(*, slug: str, action: str, payload: dict[str, Any]) -> tuple[i
     job = None
     # A redelivered event that no training has used yet asks again: the first delivery may have been
     # stored just before the database failed, leaving it without a job.
-    if (created or event.processed_at is None) and link is not None and _runner(model).supports_training:
+    if (created or event.processed_at is None) and link is not None and _kind(model).supports_training:
         job = training_request(link=link)
     return 201, {
         "status": "ok",
@@ -305,7 +302,7 @@ def model_train_legacy(*, slug: str, payload: dict[str, Any], uid: ProjectUid | 
     model = registered_model_get(slug=slug)
     project = project_of_model(model=model, uid=uid) if uid else None
     webhook_event_store(model=model, action="START_TRAINING", payload=payload, uid=uid, project=project)
-    if project is None or not _runner(model).supports_training:
+    if project is None or not _kind(model).supports_training:
         return None
     return training_request(
         link=model_project_link(model=model, project=project),
@@ -331,8 +328,7 @@ def model_versions(*, slug: str) -> list[str]:
         ModelVersion.objects.filter(model_project__model=model).values_list("number", flat=True).distinct()
     )
     hub = [model.model_version] + [f"{model.model_version}.{n}" for n in sorted(set(trained))]
-    own = getattr(_runner(model), "own_versions", None)
-    return hub + [version for version in (own(model) if own else []) if version not in hub]
+    return hub + [version for version in _kind(model).own_versions(model) if version not in hub]
 
 
 def model_metrics(*, slug: str) -> dict[str, Any]:

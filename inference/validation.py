@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from registry.kinds import Region
 from registry.label_config import ParsedConfig, label_config_parse_unbounded
-
-Region = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from django.apps import AppConfig
 
 class JobsConfig(AppConfig):
     """Background jobs on the Celery worker: bulk pre-annotation of Label Studio projects (training
-    jobs are to move here from ``registry.jobs`` and ``inference.training``)."""
+    jobs are beside them, in ``training``)."""
 
     name = "jobs"
     verbose_name = "Background jobs"

@@ -14,7 +14,7 @@ from core.errors import HubError, InvalidLabelConfig, ModelDisabled
 from jobs.label_studio import LabelStudioApi
 from jobs.models import PreannotationJob
 from jobs.tasks import job_publish
-from registry.backends import get_backend
+from registry.kinds import kind_get
 from registry.label_config import LabelConfigError, label_config_parse
 from registry.mapping import class_mappings_ensure
 from registry.models import LabelStudioInstance, Project, RegisteredModel
@@ -134,7 +134,7 @@ def preannotation_start(
     )
     link = model_project_link(model=model, project=project)
     model_project_set_label_config(link=link, label_config=remote.label_config, parsed=parsed)
-    if getattr(get_backend(model.kind), "uses_class_mappings", False):
+    if kind_get(model.kind).uses_class_mappings:
         class_mappings_ensure(link=link, parsed=parsed)
     selection = (
         PreannotationJob.Selection.IDS

@@ -9,8 +9,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from registry.backends import get_backend
-from registry.models import RegisteredModel, TrainingJob
+from registry.kinds import kind_get
+from registry.models import RegisteredModel
 from registry.traffic import TrafficSeries, traffic_series
 
 
@@ -49,7 +49,7 @@ def model_health(model: RegisteredModel) -> str:
 
 def kind_label(kind: str) -> str:
     try:
-        return get_backend(kind).label
+        return kind_get(kind).label
     except LookupError:
         return kind
 
@@ -69,28 +69,8 @@ def model_cards(models: QuerySet[RegisteredModel] | None = None) -> list[ModelCa
     ]
 
 
-def training_jobs_section() -> JobSection:
-    jobs = TrainingJob.objects.filter(
-        status__in=(TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING)
-    ).select_related("model_project__model", "model_project__project__instance")
-    return JobSection(
-        title="Training jobs",
-        rows=[
-            JobRow(
-                label=f"{job.model_project} (job {job.pk})",
-                url=reverse("admin:registry_trainingjob_change", args=[job.pk]),
-                status=job.status,
-                progress=job.progress,
-                started_at=job.started_at,
-            )
-            for job in jobs[:50]
-        ],
-        list_url=reverse("admin:registry_trainingjob_changelist"),
-    )
-
-
 # Each kind of background job adds its section here (register_job_section), in dashboard order.
-JOB_SECTIONS: list[Callable[[], JobSection]] = [training_jobs_section]
+JOB_SECTIONS: list[Callable[[], JobSection]] = []
 
 
 def register_job_section(section: Callable[[], JobSection]) -> Callable[[], JobSection]:

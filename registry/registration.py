@@ -7,9 +7,11 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from registry.audit import audit_actor
+from registry.kinds import kind_validate
 from registry.models import RegisteredModel
 
 # Changing what runs makes a new model version, so Label Studio re-predicts with it.
@@ -21,6 +23,22 @@ def _acting(actor: str | None) -> AbstractContextManager[None]:
     return audit_actor(actor) if actor else nullcontext()
 
 
+def registered_model_clean(model: RegisteredModel) -> None:
+    """Validate the whole row: its fields and ``RegisteredModel.clean``, then what its kind needs; every
+    error found is raised at once."""
+    errors: dict[str, list[ValidationError]] = {}
+    try:
+        model.full_clean()
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    try:
+        kind_validate(model)
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
+
+
 def registered_model_create(
     *, actor: str | None, protocol_password: str = "", **fields: Any
 ) -> RegisteredModel:
@@ -28,7 +46,7 @@ def registered_model_create(
     model = RegisteredModel(**fields)
     if protocol_password:
         model.set_protocol_password(protocol_password)
-    model.full_clean()
+    registered_model_clean(model)
     with _acting(actor):
         model.save()
     return model
@@ -69,7 +87,7 @@ def registered_model_update(
         setattr(model, name, value)
     if protocol_password:
         model.set_protocol_password(protocol_password)
-    model.full_clean()
+    registered_model_clean(model)
     return registered_model_save(model=model, actor=actor, version_given="version" in changes)
 
 

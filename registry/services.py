@@ -15,9 +15,9 @@ from rest_framework import status
 
 from core.errors import HubError, UpstreamBadAnswer
 from registry.audit import audit_record
-from registry.backends import CheckResult, get_backend
 from registry.counters import counter_buffer
 from registry.hot_path import cached, state_stamp_renew
+from registry.kinds import CheckResult, kind_get
 from registry.label_config import ParsedConfig, config_hash
 from registry.model_server import model_server_call
 from registry.models import (
@@ -188,7 +188,7 @@ def model_check(*, model: RegisteredModel) -> CheckResult:
     """Load or call the model once and report, recording nothing (the row may not be saved yet)."""
     started = time.perf_counter()
     try:
-        return get_backend(model.kind).check(model)
+        return kind_get(model.kind).check(model)
     except Exception as exc:  # a check must report, whatever the backend raised
         return CheckResult(
             ok=False,
@@ -275,6 +275,11 @@ def registered_model_register(
     return model, True
 
 
+class NotAModelServer(HubError):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "not_a_model_server"
+
+
 @dataclass(frozen=True)
 class FetchedClasses:
     created: int
@@ -285,6 +290,8 @@ class FetchedClasses:
 def model_server_classes(*, model: RegisteredModel) -> list[tuple[str, str]]:
     """The (name, type) pairs the model server's ``GET .../classes`` lists (``[{"name", "type"}, ...]``);
     an unknown type reads as "tag". Stores nothing, so a registration can be tried before it is saved."""
+    if not model.url:
+        raise NotAModelServer(f"{model.slug}: only model servers list their classes.")
     body = model_server_call(model, model.effective_classes_url)
     if not isinstance(body, list):
         raise UpstreamBadAnswer("The classes endpoint must answer a JSON list of {name, type} objects.")
@@ -298,18 +305,11 @@ def model_server_classes(*, model: RegisteredModel) -> list[tuple[str, str]]:
     return classes
 
 
-class NotAModelServer(HubError):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "not_a_model_server"
-
-
 def model_fetch_classes(*, model: RegisteredModel) -> FetchedClasses:
     """Read the model server's classes into its registered classes.
 
     Classes the server no longer lists are kept (their mappings may still matter); types are updated.
     """
-    if not model.url:
-        raise NotAModelServer(f"{model.slug}: only model servers list their classes.")
     classes = model_server_classes(model=model)
     created = updated = 0
     with transaction.atomic():

@@ -203,8 +203,8 @@ class HubApp:
 
     def run_queued_jobs(self) -> None:
         """The embedded worker: run this model's queued training jobs now, in this thread."""
-        from inference.training import training_job_run
         from registry.models import TrainingJob
+        from training.tasks import training_job_run
 
         queued = TrainingJob.objects.filter(
             model_project__model__slug=self.slug, status=TrainingJob.Status.QUEUED

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from registry.kinds import Prediction
 from registry.label_config import label_config_parse_unbounded
 from wow_ai_hub.binding import current_binding
 from wow_ai_hub.events import DEFAULT_TRAIN_EVENTS
@@ -33,7 +34,6 @@ from wow_ai_hub.state import MemoryStateStore, StateStore
 
 logger = logging.getLogger(__name__)
 
-Prediction = dict[str, Any]
 # First parameter names of the classic ``fit(completions, workdir=None, **kwargs)``.
 CLASSIC_FIT_FIRST = {"completions", "tasks", "completions_or_tasks", "annotations"}
 

@@ -1,2 +1,2 @@
 """The REST API's views, one module per area: thin, each calling services (registry.registration,
-registry.services, registry.mapping, registry.jobs, api.tokens)."""
+registry.services, registry.mapping, training.services, api.tokens)."""

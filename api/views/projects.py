@@ -22,10 +22,10 @@ from api.serializers import (
     VersionFilterSerializer,
     VersionSerializer,
 )
-from registry.jobs import training_start
 from registry.mapping import MappingChange, class_mappings_change, mapping_targets
 from registry.models import ClassMapping, ModelProject, ModelVersion
 from registry.services import model_version_activate
+from training.services import training_start
 
 
 class ModelProjectListApi(TokenApi):

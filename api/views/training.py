@@ -15,8 +15,8 @@ from api.schema import ERRORS, NOT_FOUND, WRITE_ERRORS
 from api.serializers import TrainingJobFilterSerializer, TrainingJobSerializer
 from core.errors import HubError
 from inference.serializers import ErrorSerializer
-from registry.jobs import training_cancel
 from registry.models import TrainingJob
+from training.services import training_cancel
 
 VIEW = ("registry.view_trainingjob",)
 

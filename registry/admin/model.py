@@ -18,31 +18,63 @@ from django.utils.html import escape
 
 from registry.admin import model_page
 from registry.admin.base import LabelledInlineFormSet, WriteOnlySecretsAdmin, WriteOnlySecretsForm, user_actor
+from registry.kinds import kind_choices, kind_get, kind_validate, kinds_all
 from registry.models import ModelClass, RegisteredModel
 from registry.registration import registered_model_save
 from registry.services import connection_key_issue, model_check_connection
 
-MODEL_SERVER_FIELDS = (
-    "url",
-    "classes_url",
-    "auth_method",
-    "auth_username",
-    "auth_header_name",
-    "auth_secret",
-    "image_transport",
-    "timeout_seconds",
-    "max_concurrency",
-    "threshold",
-    "request_extra",
+# The model's page: the fields every model has, around those of its kind (kind_fieldsets).
+FIELDSETS_BEFORE_KINDS: Any = (
+    (None, {"fields": ("kind", "name", "slug", "enabled", "prediction_cache", "description")}),
 )
-# The model list's kind column: the kinds' full labels would not fit.
-KIND_SHORT = {"python": "Python", "http": "External (V7)", "ml_backend": "ML backend"}
+FIELDSETS_AFTER_KINDS: Any = (
+    ("Access", {"fields": ("protocol_auth_required", "protocol_username", "protocol_password")}),
+    ("Version", {"fields": ("version", "model_version_display")}),
+    (
+        "Last check",
+        {
+            "classes": ("collapse",),
+            "fields": ("last_check_ok", "last_check_latency_ms", "last_check_error", "last_checked_at"),
+        },
+    ),
+    (
+        "Counters",
+        {
+            "classes": ("collapse",),
+            "fields": (
+                "predictions_total",
+                "unmapped_total",
+                "dropped_regions_total",
+                "errors_total",
+                "last_error",
+                "last_error_at",
+                "created_at",
+                "updated_at",
+            ),
+        },
+    ),
+)
 # What a model has only once it exists: left off the registration form.
 ADD_HIDDEN_FIELDSETS = ("Version", "Last check", "Counters")
 
 
+def kind_fieldsets() -> list[Any]:
+    """A fieldset per distinct kind fieldset, in the kinds' order, shown for the kinds that use it
+    (``hub-kind-<name>`` classes, which register.js reads)."""
+    grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for kind in kinds_all():
+        grouped.setdefault(kind.fieldset, []).append(kind.name)
+    return [
+        (title, {"fields": fields, "classes": tuple(f"hub-kind-{name}" for name in names)})
+        for (title, fields), names in grouped.items()
+    ]
+
+
 class RegisteredModelForm(WriteOnlySecretsForm):
+    """The fields every model has; the admin adds each kind's own from its fieldset (``get_fieldsets``)."""
+
     secret_fields = ("auth_secret",)
+    kind = forms.ChoiceField(choices=kind_choices)
     protocol_password = forms.CharField(
         label="basic-auth password",
         required=False,
@@ -61,9 +93,6 @@ class RegisteredModelForm(WriteOnlySecretsForm):
             "enabled",
             "prediction_cache",
             "description",
-            "import_path",
-            "params",
-            *MODEL_SERVER_FIELDS,
             "version",
             "protocol_auth_required",
             "protocol_username",
@@ -86,6 +115,14 @@ class RegisteredModelForm(WriteOnlySecretsForm):
         ):
             raise ValidationError({"protocol_password": "Set a password for the basic-auth username."})
         return cleaned
+
+    # Where ModelForm checks the completed instance (RegisteredModel.clean); django-stubs omit it.
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        try:
+            kind_validate(self.instance)
+        except ValidationError as exc:
+            self.add_error(None, exc)
 
     def save(self, commit: bool = True) -> RegisteredModel:
         if self.cleaned_data.get("protocol_password"):
@@ -110,6 +147,17 @@ class HealthFilter(admin.SimpleListFilter):
         if value == "never":
             return queryset.filter(last_check_ok__isnull=True)
         return queryset
+
+
+class KindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return kind_choices()
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(kind=self.value()) if self.value() else queryset
 
 
 class ModelClassForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -145,7 +193,7 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
         "predictions",
         "errors",
     )
-    list_filter = ("kind", "enabled", HealthFilter)
+    list_filter = (KindFilter, "enabled", HealthFilter)
     search_fields = ("name", "slug", "import_path", "url", "description")
     readonly_fields = (
         "model_version_display",
@@ -165,39 +213,7 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
     inlines = [ModelClassInline]
     actions = ["test_connection", "fetch_classes", "new_connection_key"]
     change_form_template = "admin/hub/registeredmodel_change_form.html"
-    fieldsets = (
-        (None, {"fields": ("kind", "name", "slug", "enabled", "prediction_cache", "description")}),
-        ("Python model", {"fields": ("import_path", "params"), "classes": ("hub-kind-python",)}),
-        (
-            "Model server",
-            {"fields": MODEL_SERVER_FIELDS, "classes": ("hub-kind-http", "hub-kind-ml_backend")},
-        ),
-        ("Access", {"fields": ("protocol_auth_required", "protocol_username", "protocol_password")}),
-        ("Version", {"fields": ("version", "model_version_display")}),
-        (
-            "Last check",
-            {
-                "classes": ("collapse",),
-                "fields": ("last_check_ok", "last_check_latency_ms", "last_check_error", "last_checked_at"),
-            },
-        ),
-        (
-            "Counters",
-            {
-                "classes": ("collapse",),
-                "fields": (
-                    "predictions_total",
-                    "unmapped_total",
-                    "dropped_regions_total",
-                    "errors_total",
-                    "last_error",
-                    "last_error_at",
-                    "created_at",
-                    "updated_at",
-                ),
-            },
-        ),
-    )
+    fieldsets = (*FIELDSETS_BEFORE_KINDS, *kind_fieldsets(), *FIELDSETS_AFTER_KINDS)
 
     @admin.display(description="version")
     def model_version_display(self, obj: RegisteredModel) -> str:
@@ -209,7 +225,10 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
 
     @admin.display(description="kind", ordering="kind")
     def kind_short(self, obj: RegisteredModel) -> str:
-        return KIND_SHORT.get(obj.kind, obj.kind)
+        try:
+            return kind_get(obj.kind).short_label
+        except LookupError:
+            return obj.kind
 
     @admin.display(description="health", ordering="last_check_ok")
     def health(self, obj: RegisteredModel) -> str:

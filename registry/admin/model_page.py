@@ -14,7 +14,7 @@ from django.urls import reverse
 from core.errors import HubError
 from registry.admin.versions import activate_version
 from registry.models import ModelProject, ModelVersion, RegisteredModel
-from registry.services import model_check, model_fetch_classes, model_server_classes
+from registry.services import NotAModelServer, model_check, model_fetch_classes, model_server_classes
 from registry.traffic import recent_errors, traffic_series
 
 if TYPE_CHECKING:
@@ -31,13 +31,11 @@ def _error(message: str, code: str, status: int, **extra: Any) -> JsonResponse:
 
 def fetch_classes_with_message(model_admin: ModelAdmin, request: HttpRequest, model: RegisteredModel) -> None:
     """Store the model server's classes, reporting the outcome as a message on the next page."""
-    if not model.url:
-        model_admin.message_user(
-            request, f"{model.slug}: only model servers list their classes.", messages.WARNING
-        )
-        return
     try:
         fetched = model_fetch_classes(model=model)
+    except NotAModelServer as exc:
+        model_admin.message_user(request, str(exc.detail), messages.WARNING)
+        return
     except HubError as exc:
         model_admin.message_user(
             request, f"{model.slug}: fetching classes failed: {exc.detail}", messages.ERROR
@@ -83,8 +81,6 @@ def tool_view(model_admin: ModelAdmin, request: HttpRequest, tool: str) -> JsonR
                 "details": result.details,
             }
         )
-    if not model.url:
-        return JsonResponse({"ok": False, "message": "Only model servers list their classes."})
     try:
         if obj is not None:
             fetched = model_fetch_classes(model=model)
@@ -93,6 +89,8 @@ def tool_view(model_admin: ModelAdmin, request: HttpRequest, tool: str) -> JsonR
         else:
             listed = model_server_classes(model=model)
             message = f"{len(listed)} classes; they are stored when you save."
+    except NotAModelServer:
+        return JsonResponse({"ok": False, "message": "Only model servers list their classes."})
     except HubError as exc:
         return JsonResponse({"ok": False, "message": f"Fetching classes failed: {exc.detail}"})
     return JsonResponse(

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -19,10 +19,8 @@ from registry.admin.base import (
     ReadOnlyInline,
     WriteOnlySecretsAdmin,
     WriteOnlySecretsForm,
-    user_actor,
 )
 from registry.admin.versions import ModelVersionInline
-from registry.jobs import training_start
 from registry.mapping import class_mapping_validate, mapping_targets
 from registry.models import (
     ClassMapping,
@@ -192,17 +190,13 @@ class ModelProjectAdmin(AuditedAdmin):
         "model_version_display",
     )
     inlines = [ClassMappingInline, ModelVersionInline, ModelStateInline]
-    actions = ["start_training"]
+    # Filled by the apps that act on a model in a project (training, pre-annotation jobs): the registry's
+    # admin may not import them (dependencies point down).
+    actions: list[Any] = []
 
     @admin.display(description="model_version")
     def model_version_display(self, obj: ModelProject) -> str:
         return obj.model_version
-
-    @admin.action(description="Start training")
-    def start_training(self, request: HttpRequest, queryset: QuerySet[ModelProject]) -> None:
-        for link in queryset.select_related("model", "project"):
-            job = training_start(link=link, actor=user_actor(request))
-            self.message_user(request, f"{link}: training job {job.pk} is {job.status}.", messages.SUCCESS)
 
 
 class ModelProjectInline(ReadOnlyInline):

@@ -12,7 +12,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from registry.backends import backend_choices, get_backend
 from registry.fields import EncryptedTextField
 from registry.models.base import StampedQuerySet, TrafficCounters
 from registry.validators import ServiceURLValidator, url_credentials_split
@@ -38,7 +37,8 @@ class RegisteredModel(TrafficCounters):
         unique=True,
         help_text="Part of the model's URL, which is /ml/ followed by the slug; fixed once saved.",
     )
-    kind = models.CharField(max_length=32, choices=backend_choices, default="python")
+    # One of the kinds in registry.kinds, which check the row against its kind (kind_validate).
+    kind = models.CharField(max_length=32, default="python")
     import_path = models.CharField(
         max_length=300,
         blank=True,
@@ -202,11 +202,6 @@ class RegisteredModel(TrafficCounters):
             raise ValidationError({"auth_username": "HTTP basic auth needs a username."})
         if self.auth_method == AuthMethod.HEADER and not self.auth_header_name:
             raise ValidationError({"auth_header_name": "Name the header that carries the secret."})
-        try:
-            backend = get_backend(self.kind)
-        except LookupError as exc:
-            raise ValidationError({"kind": str(exc)}) from exc
-        backend.validate(self)
 
 
 class ModelClass(models.Model):

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from inference.runners.python import _instances
+from inference.kinds.python.loading import _instances
 from registry.models import ModelVersion, TrainingJob
 from tests.conftest import WorkerFactory, register, wait_for
 from tests.inference.test_training import HELD_OUT, TOPICS, TRAIN, annotation_event

@@ -7,10 +7,10 @@ import pytest
 from django.test import Client
 
 from examples.ner_interactive.model import InteractiveNER, occurrences
-from inference.runners.python import _instances
-from inference.training import training_job_run
+from inference.kinds.python.loading import _instances
 from registry.models import TrainingJob, WebhookEvent
 from tests.conftest import register
+from training.tasks import training_job_run
 
 CFG = '<View><Labels name="label" toName="text"><Label value="PER"/><Label value="ORG"/><Label value="LOC"/></Labels><Text name="text" value="$text"/></View>'
 TEXT = "We got hold of one of the first Apple Watches to leave Apple. Apple says Paris loves Apple."

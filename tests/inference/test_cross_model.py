@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from inference.runners.python import label_studio_of
+from inference.kinds.python.loading import label_studio_of
 from registry.models import ModelProject, RegisteredModel
 from tests.conftest import CFG, ProtocolClient, QuietHandler, serving
 from tests.inference.test_protocol_auth import Authorised, basic, locked
@@ -139,4 +139,4 @@ def test_setup_on_an_open_model_cannot_change_the_label_config_a_credentialed_mo
     opened = protocol.post("/ml/open/predict", {"project": "1.1700000000", "tasks": [task]})
     assert opened.body["results"][0]["result"][0]["value"] == {"choices": ["Hijacked"]}
     link = ModelProject.objects.get(model__slug="dummy")
-    assert link.label_config == CFG  # what its training is given (inference/training.py)
+    assert link.label_config == CFG  # what its training is given (inference/kinds/python/training.py)

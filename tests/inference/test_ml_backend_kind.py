@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from registry.jobs import training_request
 from registry.models import ModelProject, RegisteredModel, TrainingJob, WebhookEvent
 from tests.conftest import CFG, QuietHandler, WorkerFactory, serving, wait_for
+from training.tasks import training_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

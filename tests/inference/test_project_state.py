@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from inference.runners.python import DatabaseStateStore
+from inference.kinds.python.loading import DatabaseStateStore
 from registry.hot_path import state_stamp
 from registry.models import ModelProject, TrainingJob
 from tests.conftest import ECHO_CFG, WorkerFactory, register, wait_for

@@ -10,7 +10,7 @@ from django.test import Client
 from label_studio_sdk._extensions.label_studio_tools.core.label_config import parse_config
 from label_studio_sdk.label_interface.objects import PredictionValue
 
-from inference.runners.python import _instances
+from inference.kinds.python.loading import _instances
 from registry.models import ModelState, RegisteredModel
 from tests.conftest import CFG, register
 from tests.models.protocol import EchoModel

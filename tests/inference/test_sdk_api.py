@@ -13,9 +13,9 @@ from django.test import Client
 from PIL import Image
 
 import inference.sdk
-from inference.training import training_job_run
 from registry.models import LabelStudioInstance, TrainingJob
 from tests.conftest import register
+from training.tasks import training_job_run
 from wow_ai_hub import utils
 from wow_ai_hub.model import WOWAIHUB, LabelStudioMLBase, bumped_version, uses_classic_fit
 from wow_ai_hub.response import ModelResponse

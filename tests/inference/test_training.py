@@ -9,10 +9,11 @@ import pytest
 from django.db import OperationalError, connection
 from django.test import Client
 
-from registry.jobs import job_cancel, training_request
 from registry.models import Annotation, ModelProject, ModelVersion, TrainingJob, WebhookEvent
 from registry.services import model_version_activate
 from tests.conftest import WorkerFactory, register, wait_for
+from training.services import job_cancel
+from training.tasks import training_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,10 +9,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from inference.training import events_apply, training_job_run
-from registry.jobs import jobs_reap, training_request
 from registry.models import Annotation, LabelStudioInstance, ModelProject, Project, TrainingJob, WebhookEvent
 from tests.conftest import register
+from training.annotations import events_apply
+from training.tasks import jobs_reap, training_job_run, training_request
 
 pytestmark = pytest.mark.django_db
 
@@ -130,13 +130,13 @@ def test_the_admin_cancels_a_queued_job_and_shows_jobs_by_status(
 
 
 def test_trained_versions_are_numbered_per_model_across_projects(link: ModelProject) -> None:
-    from inference.training import _keep_version
+    from training.versions import version_keep
 
     other = ModelProject.objects.create(
         model=link.model, project=Project.objects.create(instance=link.project.instance, ls_project_id=2)
     )
     job = TrainingJob.objects.create(model_project=link)
-    assert [_keep_version(link, job, {}), _keep_version(other, job, {}), _keep_version(link, job, {})] == [
+    assert [version_keep(link, job, {}), version_keep(other, job, {}), version_keep(link, job, {})] == [
         1,
         2,
         3,

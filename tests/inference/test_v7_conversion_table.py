@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from inference.adapters.v7 import (
+from inference.kinds.http.v7 import (
     ImageSize,
     RegionTarget,
     V7ResponseError,

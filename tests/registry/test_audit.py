@@ -15,7 +15,6 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
-from inference.training import training_job_run
 from registry.models import (
     AuditEvent,
     ClassMapping,
@@ -27,6 +26,7 @@ from registry.models import (
     TrainingJob,
 )
 from tests.conftest import REPO_ROOT, admin_model_form, register
+from training.tasks import training_job_run
 
 pytestmark = pytest.mark.django_db
 

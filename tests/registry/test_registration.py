@@ -14,7 +14,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from registry.jobs import training_cancel, training_start
 from registry.models import (
     AuditEvent,
     LabelStudioInstance,
@@ -37,6 +36,7 @@ from registry.services import (
 )
 from tests.conftest import admin_model_form, register
 from tests.wow_ai_hub.test_cli import run
+from training.services import training_cancel, training_start
 
 pytestmark = pytest.mark.django_db
 

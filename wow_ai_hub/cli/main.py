@@ -137,12 +137,17 @@ def cmd_register(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
     from core.errors import HubError
+    from registry.kinds import kind_for_target, kind_get
     from registry.registration import registered_model_put
     from registry.services import model_fetch_classes
 
+    try:  # the kinds are known once Django is set up: --kind is checked here, not by argparse
+        target = "import_path" if args.import_path else "url"
+        kind = kind_get(args.kind).name if args.kind else kind_for_target(target).name
+    except LookupError as exc:
+        raise CliError(str(exc)) from exc
     if args.migrate:
         call_command("migrate", verbosity=0)
-    kind = args.kind or ("python" if args.import_path else "http")
     fields = {"kind": kind, "import_path": args.import_path or "", "url": args.url or ""}
     if args.name:
         fields["name"] = args.name
@@ -274,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     target = register.add_mutually_exclusive_group(required=True)
     target.add_argument("--import-path", help="a Python model class, e.g. examples.dummy.model.DummyModel")
     target.add_argument("--url", help="a model server: V7 inference URL, or an ML backend's base URL")
-    register.add_argument("--kind", choices=["python", "http", "ml_backend"])
+    register.add_argument(
+        "--kind", help="the model's kind (default: the first that takes --import-path, or --url)"
+    )
     register.add_argument("--fetch-classes", action="store_true", help="read an external model's classes")
     register.add_argument("--migrate", action="store_true", help="create or update the database first")
     register.add_argument("--quiet", action="store_true")

@@ -8,8 +8,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from registry.admin.base import AuditedAdmin, user_actor
-from registry.jobs import training_cancel
-from registry.models import Annotation, TrainingJob, WebhookEvent
+from registry.models import Annotation, ModelProject, TrainingJob, WebhookEvent
+from training.services import training_cancel, training_start
 
 
 @admin.register(WebhookEvent)
@@ -98,3 +98,19 @@ class AnnotationAdmin(AuditedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.action(description="Start training")
+def start_training(
+    modeladmin: admin.ModelAdmin[ModelProject], request: HttpRequest, queryset: QuerySet[ModelProject]
+) -> None:
+    for link in queryset.select_related("model", "project"):
+        job = training_start(link=link, actor=user_actor(request))
+        modeladmin.message_user(request, f"{link}: training job {job.pk} is {job.status}.", messages.SUCCESS)
+
+
+# The registry's admin may not import this app (dependencies point down), so the action joins the
+# model-in-project page from here.
+_links_admin = admin.site._registry.get(ModelProject)
+if _links_admin is not None:
+    _links_admin.actions = [*(_links_admin.actions or []), start_training]

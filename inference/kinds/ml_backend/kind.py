@@ -6,19 +6,24 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from core.errors import HubError, ModelBadOutput, UpstreamBadAnswer
+from inference.kinds.base import run_result_of
 from inference.predictions import predictions_aligned
-from inference.runners.base import PredictCall, RunResult, run_result_of
-from registry.backends import CheckResult, register_backend
+from registry.kinds import MODEL_SERVER_FIELDS, CheckResult, ModelKind, PredictCall, Progress, RunResult
 from registry.label_config import config_hash
 from registry.model_server import model_server_call
-from registry.models import ModelState, RegisteredModel
+from registry.models import ModelProject, ModelState, RegisteredModel, TrainingJob, WebhookEvent
+from wow_ai_hub.events import START_TRAINING
+
+logger = logging.getLogger(__name__)
 
 _set_up: set[tuple[Any, ...]] = set()
 _set_up_lock = threading.Lock()
@@ -48,12 +53,13 @@ def _remote_setup(call: PredictCall, base: str, project_uid: str | None) -> None
         _set_up.add(key)
 
 
-@register_backend
-class MlBackendRunner:
-    kind = "ml_backend"
+class MlBackendKind(ModelKind):
+    name = "ml_backend"
     label = "Remote Label Studio ML backend"
-    uses_class_mappings = False
-    supports_training = True  # its events go to the backend's own /webhook (inference/training.py)
+    short_label = "ML backend"
+    target_field = "url"
+    fieldset = ("Model server", MODEL_SERVER_FIELDS)
+    supports_training = True  # its events go to the backend's own /webhook
 
     def validate(self, model: RegisteredModel) -> None:
         if not model.url:
@@ -103,3 +109,24 @@ class MlBackendRunner:
         except ModelBadOutput as exc:
             raise UpstreamBadAnswer(str(exc.detail)) from exc
         return run_result_of(aligned, call.tasks, model_slug=call.model.slug)
+
+    def train(self, job: TrainingJob, link: ModelProject, progress: Progress) -> None:
+        """A remote ML backend learns by itself: each stored event goes to its ``/webhook`` as Label Studio
+        sent it, oldest first, and is marked processed once the backend took it (2xx). A failure ends the
+        run with the rest still stored, so the next run sends them, in order; none is sent twice after
+        it was taken. The backend keeps its own versions."""
+        events = list(
+            WebhookEvent.objects.filter(
+                model=link.model, project=link.project, processed_at__isnull=True
+            ).order_by("received_at", "pk")
+        )
+        url = link.model.url.rstrip("/") + "/webhook"
+        if not events and job.trigger == TrainingJob.Trigger.MANUAL:  # the admin's "Start training"
+            project = {"id": link.project.ls_project_id, "label_config": link.label_config}
+            model_server_call(link.model, url, {"action": START_TRAINING, "project": project})
+        for sent, event in enumerate(events, start=1):
+            # /train's legacy bodies carry no action: they are stored as START_TRAINING.
+            model_server_call(link.model, url, {"action": event.action, **event.payload})
+            WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())
+            progress(sent / len(events), "")
+        logger.info("Forwarded %d events of %s to %s", len(events), link, url)

@@ -1,4 +1,5 @@
-"""The ``http`` kind: an external model server speaking V7's BYOM contract (POST infer, GET classes)."""
+"""The ``http`` kind: an external model server speaking V7's BYOM contract (POST infer, GET classes):
+each task's image sent, its results drawn in the project's labels through the class mappings."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from core.errors import HubError
-from inference.adapters.v7 import (
+from inference.kinds.http.v7 import (
     ImageSize,
     RegionTarget,
     V7ResponseError,
@@ -26,10 +27,8 @@ from inference.adapters.v7 import (
     v7_result_to_regions,
 )
 from inference.media import LabelStudioAccess, MediaError, prepare_image, resolve_media
-from inference.predictions import Prediction
-from inference.runners.base import PredictCall, RunResult
-from registry.backends import CheckResult, register_backend
 from registry.hot_path import cached_mappings
+from registry.kinds import MODEL_SERVER_FIELDS, CheckResult, ModelKind, PredictCall, Prediction, RunResult
 from registry.label_config import ParsedConfig
 from registry.model_server import circuit_breaker, model_server_call
 from registry.models import ImageTransport, RegisteredModel
@@ -159,10 +158,12 @@ def _draw(results: list[dict[str, Any]], view: ProjectView, size: ImageSize) -> 
     return outcome
 
 
-@register_backend
-class HttpRunner:
-    kind = "http"
+class HttpKind(ModelKind):
+    name = "http"
     label = "External model server (V7 BYOM)"
+    short_label = "External (V7)"
+    target_field = "url"
+    fieldset = ("Model server", MODEL_SERVER_FIELDS)
     uses_class_mappings = True
     supports_training = False  # V7's contract has no training
 

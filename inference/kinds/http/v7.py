@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inference.predictions import finite_number
+from registry.kinds import Region
 from registry.mapping import class_type_fits_control
 
 GEOMETRY_KEYS = (
@@ -30,8 +31,6 @@ GEOMETRY_KEYS = (
 )
 # Label Studio draws a keypoint as a dot this wide, in percent of the image width.
 KEYPOINT_WIDTH = 0.75
-
-Region = dict[str, Any]
 
 
 @dataclass(frozen=True)
