@@ -21,7 +21,7 @@ import urllib3
 from django.conf import settings
 from urllib3.util import parse_url
 
-from core.egress import EgressPolicy
+from core.egress import EgressPolicy, ModelHostPolicy
 from core.errors import UpstreamBadAnswer, UpstreamTimeout, UpstreamUnavailable
 
 USER_AGENT = "wow-ai-hub/0.1"
@@ -44,7 +44,10 @@ class HubSession:
     fast model's ``/predict`` worth saving (bench/README.md)."""
 
     def __init__(
-        self, pool_size: int = 10, egress: EgressPolicy | None = None, ca_certs: str | None = None
+        self,
+        pool_size: int = 10,
+        egress: EgressPolicy | ModelHostPolicy | None = None,
+        ca_certs: str | None = None,
     ) -> None:
         self.egress = egress
         # certifi's authorities unless told otherwise, the ones requests uses: the same servers verify.
@@ -96,7 +99,9 @@ _sessions: dict[Hashable, HubSession] = {}
 _sessions_lock = threading.Lock()
 
 
-def session_for(key: Hashable, *, pool_size: int = 10, egress: EgressPolicy | None = None) -> HubSession:
+def session_for(
+    key: Hashable, *, pool_size: int = 10, egress: EgressPolicy | ModelHostPolicy | None = None
+) -> HubSession:
     """One pooled session per key (and policy) per worker process, reused across requests."""
     with _sessions_lock:
         session = _sessions.get((key, pool_size, egress))

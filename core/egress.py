@@ -12,7 +12,9 @@ link-local and cloud metadata addresses (169.254.169.254, fd00:ec2::254, 100.100
 unspecified, multicast and reserved ones. The name is resolved once per request and the connection
 goes to the address that was checked, so a DNS answer that changes in between (rebinding) cannot
 send it elsewhere; the Host header, TLS SNI and certificate checks still use the name.
-Model servers are registered by an admin and are not subject to this policy.
+Model servers are registered by an admin and are not subject to this policy; an operator may bound
+where they are with ``HUB_MODEL_HOSTS_ALLOWED`` (``ModelHostPolicy``), checked when a model is
+registered and again, like media, on every call.
 """
 
 from __future__ import annotations
@@ -59,55 +61,65 @@ class EgressRefused(HubError):
 
 @dataclass(frozen=True)
 class AllowedHost:
-    """One entry of ``HUB_MEDIA_ALLOWED_HOSTS``: a host name or a network, on any port or one."""
+    """One entry of an allow-list (``HUB_MEDIA_ALLOWED_HOSTS``, ``HUB_MODEL_HOSTS_ALLOWED``): a host
+    name, every name under a domain (``*.example.com``) or a network, on any port or one."""
 
     name: str | None
     network: IPNetwork | None
     port: int | None
 
     def matches(self, host: str, port: int, address: IPAddress) -> bool:
+        if self.name is not None:
+            return self.matches_name(host, port)
         if self.port is not None and self.port != port:
             return False
-        if self.name is not None:
-            return self.name == host
         return self.network is not None and address in self.network
 
+    def matches_name(self, host: str, port: int) -> bool:
+        """Whether this is a name entry that allows ``host`` on ``port`` (whatever it resolves to)."""
+        if self.name is None or (self.port is not None and self.port != port):
+            return False
+        return host.endswith(self.name[1:]) if self.name.startswith("*.") else self.name == host
 
-def parse_allowed_host(entry: str) -> AllowedHost:
-    """``minio``, ``minio:9000``, ``10.0.0.5``, ``[fd00::5]:9000`` or ``10.0.0.0/8``; ValueError otherwise."""
+
+def parse_allowed_host(entry: str, setting: str = "HUB_MEDIA_ALLOWED_HOSTS") -> AllowedHost:
+    """``minio``, ``*.gpu.example.com``, ``minio:9000``, ``10.0.0.5``, ``[fd00::5]:9000`` or
+    ``10.0.0.0/8``; ValueError, naming ``setting``, otherwise."""
     text = entry.strip().lower().rstrip(".")
     if "/" in text:
         try:
             return AllowedHost(None, ipaddress.ip_network(text, strict=False), None)
         except ValueError as exc:
-            raise ValueError(f"HUB_MEDIA_ALLOWED_HOSTS: {entry!r} is not a valid CIDR network") from exc
+            raise ValueError(f"{setting}: {entry!r} is not a valid CIDR network") from exc
     host, port_text = text, ""
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
         if rest and not rest.startswith(":"):
-            raise ValueError(f"HUB_MEDIA_ALLOWED_HOSTS: {entry!r} is not [address]:port")
+            raise ValueError(f"{setting}: {entry!r} is not [address]:port")
         port_text = rest[1:]
     elif text.count(":") == 1:
         host, port_text = text.split(":")
     port = None
     if port_text or text.endswith(":"):
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ValueError(f"HUB_MEDIA_ALLOWED_HOSTS: {entry!r} has no valid port")
+            raise ValueError(f"{setting}: {entry!r} has no valid port")
         port = int(port_text)
     try:
         return AllowedHost(None, ipaddress.ip_network(host), port)
     except ValueError:
         pass
-    if not HOST_NAME.match(host):
+    if not HOST_NAME.match(host.removeprefix("*.")):
         raise ValueError(
-            f"HUB_MEDIA_ALLOWED_HOSTS: {entry!r} is not a host name, host:port, IP address or CIDR network"
+            f"{setting}: {entry!r} is not a host name, *.domain, host:port, IP address or CIDR network"
         )
     return AllowedHost(host, None, port)
 
 
 @lru_cache(maxsize=8)
-def _allowed_hosts(entries: tuple[str, ...]) -> tuple[AllowedHost, ...]:
-    return tuple(parse_allowed_host(entry) for entry in entries if entry.strip())
+def _allowed_hosts(
+    entries: tuple[str, ...], setting: str = "HUB_MEDIA_ALLOWED_HOSTS"
+) -> tuple[AllowedHost, ...]:
+    return tuple(parse_allowed_host(entry, setting) for entry in entries if entry.strip())
 
 
 def address_kind(address: IPAddress) -> str:
@@ -127,15 +139,15 @@ def address_kind(address: IPAddress) -> str:
     return INTERNAL
 
 
-def _host_and_port(url: str) -> tuple[str, int]:
+def _host_and_port(url: str, what: str = "media URL") -> tuple[str, int]:
     parts = urlsplit(url)
     try:
         port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
     except ValueError as exc:
-        raise EgressRefused("The media URL has an invalid port.") from exc
+        raise EgressRefused(f"The {what} has an invalid port.") from exc
     host = (parts.hostname or "").rstrip(".")
     if not host or not port:
-        raise EgressRefused("The media URL has no host to fetch from.")
+        raise EgressRefused(f"The {what} has no host to call.")
     return host, port
 
 
@@ -223,3 +235,54 @@ class EgressPolicy:
                 "address, and is neither the project's Label Studio nor in HUB_MEDIA_ALLOWED_HOSTS."
             )
         return Destination(host=host, port=port, address=addresses[0])
+
+
+@dataclass(frozen=True)
+class ModelHostPolicy:
+    """``HUB_MODEL_HOSTS_ALLOWED``: where model servers may be. A URL passes when its host matches a name
+    entry (``gpu1``, ``*.gpu.example.com``, either with ``:port``), or when every address it resolves to
+    is in an address or network entry; the connection then goes to the checked address."""
+
+    entries: tuple[str, ...]
+
+    def check(self, url: str) -> Destination:
+        host, port = _host_and_port(url, "model server URL")
+        try:
+            allowed = _allowed_hosts(self.entries, "HUB_MODEL_HOSTS_ALLOWED")
+        except ValueError as exc:
+            raise EgressRefused(str(exc)) from exc
+        addresses = resolve(host, port)
+        if not addresses:
+            raise HostUnresolvable(f"{host} has no address")
+        if not all(any(entry.matches(host, port, a) for entry in allowed) for a in addresses):
+            raise EgressRefused(
+                f"{_shown(host, port)} is not among the model server hosts this Hub allows "
+                "(HUB_MODEL_HOSTS_ALLOWED)."
+            )
+        return Destination(host=host, port=port, address=addresses[0])
+
+    def refusal(self, url: str) -> str | None:
+        """Why a model server URL is refused, or None: what registering a model checks (a host a name
+        entry allows is not resolved: it may not be up yet)."""
+        try:
+            host, port = _host_and_port(url, "model server URL")
+            allowed = _allowed_hosts(self.entries, "HUB_MODEL_HOSTS_ALLOWED")
+            if any(entry.matches_name(host, port) for entry in allowed):
+                return None
+            self.check(url)
+        except ValueError as exc:
+            return str(exc)
+        except EgressRefused as exc:
+            return str(exc.detail)
+        except HostUnresolvable:
+            return (
+                f"{urlsplit(url).hostname} cannot be resolved, so it cannot be checked against the model "
+                "server hosts this Hub allows (HUB_MODEL_HOSTS_ALLOWED)."
+            )
+        return None
+
+
+def model_host_policy() -> ModelHostPolicy | None:
+    """The operator's allow-list of model server hosts; None when unset (model servers anywhere)."""
+    entries = tuple(entry for entry in settings.HUB_MODEL_HOSTS_ALLOWED if entry.strip())
+    return ModelHostPolicy(entries) if entries else None

@@ -275,6 +275,11 @@ HUB_BULKHEAD_WAIT_SECONDS = env.float("HUB_BULKHEAD_WAIT_SECONDS", default=30.0)
 HUB_MEDIA_TRUST_SETUP_HOSTNAME = env.bool("HUB_MEDIA_TRUST_SETUP_HOSTNAME", default=True)
 HUB_MEDIA_ALLOW_PUBLIC = env.bool("HUB_MEDIA_ALLOW_PUBLIC", default=True)
 HUB_MEDIA_ALLOWED_HOSTS = env.list("HUB_MEDIA_ALLOWED_HOSTS", default=[])
+# Where model servers may be (core/egress.py ModelHostPolicy), comma-separated: host names ("gpu1"),
+# every name under a domain ("*.gpu.example.com"), either with ":port", IP addresses and CIDR networks.
+# Checked when a model is registered or changed (admin, CLI, REST API) and on every call to its server.
+# Empty: model servers may be anywhere (an admin registers them).
+HUB_MODEL_HOSTS_ALLOWED = env.list("HUB_MODEL_HOSTS_ALLOWED", default=[])
 # Single-model mode (wow-ai-ml start): the model with this slug also answers at the root.
 HUB_STANDALONE_MODEL = env.str("HUB_STANDALONE_MODEL", default="")
 if HUB_STANDALONE_MODEL:

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from core import resilience
 from core.clients import request_json, session_for
+from core.egress import model_host_policy
 from core.resilience import CircuitBreaker
 from registry.models import AuthMethod, RegisteredModel
 
@@ -83,8 +84,9 @@ def _auth(model: RegisteredModel) -> dict[str, Any]:
 
 def model_server_call(model: RegisteredModel, url: str, payload: dict[str, Any] | None = None) -> Any:
     """GET (no payload) or POST JSON to the model server; the parsed JSON answer, or our Upstream* errors
-    (CircuitOpen, without calling, while the server's breaker is open)."""
-    session = session_for(("model", model.pk), pool_size=model.max_concurrency)
+    (CircuitOpen, without calling, while the server's breaker is open). Under ``HUB_MODEL_HOSTS_ALLOWED``
+    every call is checked (EgressRefused), whatever the row says: it may predate the setting."""
+    session = session_for(("model", model.pk), pool_size=model.max_concurrency, egress=model_host_policy())
     timeout = (settings.HUB_OUTBOUND_TIMEOUT[0], model.timeout_seconds)
     # The breaker outside the bulkhead: an open breaker answers at once, without queueing for a slot.
     with circuit_breaker(model).guard(), bulkhead(model):

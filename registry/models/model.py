@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from core.egress import model_host_policy
 from registry.fields import EncryptedTextField
 from registry.models.base import StampedQuerySet, TrafficCounters
 from registry.validators import ServiceURLValidator, url_credentials_split
@@ -195,6 +196,13 @@ class RegisteredModel(TrafficCounters):
 
     def clean(self) -> None:
         self.move_url_credentials()
+        policy = model_host_policy()
+        if policy is not None:
+            refused = {
+                f: policy.refusal(getattr(self, f)) for f in ("url", "classes_url") if getattr(self, f)
+            }
+            if any(refused.values()):
+                raise ValidationError({field: why for field, why in refused.items() if why})
         for field in ("params", "request_extra"):
             if not isinstance(getattr(self, field), dict):
                 raise ValidationError({field: "Must be a JSON object."})

@@ -4,6 +4,7 @@ as in the admin and the CLI), enable/disable, fetch classes from a real model se
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -202,3 +203,21 @@ def test_writes_need_the_users_model_permissions(token_for: Callable[..., str]) 
         == 403
     )
     assert RegisteredModel.objects.get().name == "dummy"
+
+
+def test_a_model_server_outside_hub_model_hosts_allowed_is_a_field_error(
+    settings: Any, writer: APIClient
+) -> None:
+    """The allow-list of model server hosts (tests/registry/test_model_hosts.py), through the REST API."""
+    settings.HUB_MODEL_HOSTS_ALLOWED = ["127.0.0.0/8"]
+    body = {
+        "name": "M",
+        "slug": "m",
+        "kind": "http",
+        "url": "http://127.0.0.1:9091/infer",
+        "classes_url": "http://10.9.0.1/classes",
+    }
+    answer = writer.post("/api/models", body, format="json")
+    assert answer.status_code == 400
+    assert "HUB_MODEL_HOSTS_ALLOWED" in str(answer.json()["fields"]["classes_url"])
+    assert not RegisteredModel.objects.exists()
