@@ -43,6 +43,7 @@ MODEL_INPUT_FIELDS = (
     "prediction_cache",
     "description",
     *kind_fields(),
+    "max_regions_per_task",
     "version",
     "protocol_auth_required",
     "protocol_username",

@@ -184,9 +184,11 @@ def request_json(
     headers: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
     timeout: Timeout | None = None,
+    max_bytes: int | None = None,
 ) -> Any:
-    """Send (``json`` as the body, ``auth`` as HTTP basic auth); require 2xx and a JSON body of
-    bounded size; return it parsed (None for 204 No Content)."""
+    """Send (``json`` as the body, ``auth`` as HTTP basic auth); require 2xx and a JSON body of at
+    most ``max_bytes`` (``HUB_MAX_UPSTREAM_RESPONSE_BYTES`` unless given); return it parsed (None for
+    204 No Content)."""
     send_headers = dict(headers or {})
     body = None
     if json is not None:
@@ -199,7 +201,8 @@ def request_json(
         send_headers["Authorization"] = basic_authorization(*auth)
     response = _send(session, method, url, body=body, headers=send_headers, timeout=timeout)
     _require_success(response, url)
-    answer = _read_limited(response, url, settings.HUB_MAX_UPSTREAM_RESPONSE_BYTES, _read_budget(timeout))
+    limit = max_bytes if max_bytes is not None else settings.HUB_MAX_UPSTREAM_RESPONSE_BYTES
+    answer = _read_limited(response, url, limit, _read_budget(timeout))
     if not answer and response.status == 204:  # No Content: a DELETE's usual answer
         return None
     try:

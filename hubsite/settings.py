@@ -239,7 +239,8 @@ HUB_MAX_MEDIA_BYTES = env.int("HUB_MAX_MEDIA_BYTES", default=50 * 1024 * 1024)
 # is decoded only to turn it upright by its EXIF orientation; beyond the budget the task gets an error).
 HUB_MAX_IMAGE_PIXELS = env.int("HUB_MAX_IMAGE_PIXELS", default=100_000_000)
 HUB_MAX_DECODED_PIXELS = env.int("HUB_MAX_DECODED_PIXELS", default=200_000_000)
-# Results a model server may answer for one task; more is that task's error (200,000 took a worker to ~1 GB).
+# Results a model may answer for one task, and bytes one answer of a model server may weigh, unless the
+# model sets its own (max_regions_per_task, max_response_bytes); beyond them, that task's error.
 HUB_MAX_REGIONS_PER_TASK = env.int("HUB_MAX_REGIONS_PER_TASK", default=2000)
 HUB_MAX_UPSTREAM_RESPONSE_BYTES = env.int("HUB_MAX_UPSTREAM_RESPONSE_BYTES", default=20 * 1024 * 1024)
 # Per model server and worker: after this many failed calls in a row the Hub stops calling it for

@@ -10,6 +10,7 @@ from django.http import Http404
 
 from core.errors import HubError, InvalidLabelConfig
 from core.metrics import PREDICTION_CACHE, TASK_ERRORS
+from inference.kinds.base import regions_bounded
 from inference.prediction_cache import cached_predictions, prediction_keys, predictions_store
 from inference.predictions import label_studio_extras, prediction_score
 from inference.validation import RegionCheck, region_check
@@ -194,7 +195,7 @@ def model_predict_outcome(
             state=state,
         )
         try:
-            run = _kind(model).predict(call)
+            run = regions_bounded(_kind(model).predict(call), call.tasks, limit=model.regions_limit)
         except HubError as exc:
             model_record_predictions(
                 model=model, link=link, predictions=0, errors=1, last_error=str(exc.detail)

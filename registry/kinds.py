@@ -46,6 +46,7 @@ MODEL_SERVER_FIELDS = (
     "image_transport",
     "timeout_seconds",
     "max_concurrency",
+    "max_response_bytes",
     "threshold",
     "request_extra",
 )

@@ -91,5 +91,11 @@ def model_server_call(model: RegisteredModel, url: str, payload: dict[str, Any] 
     # The breaker outside the bulkhead: an open breaker answers at once, without queueing for a slot.
     with circuit_breaker(model).guard(), bulkhead(model):
         return request_json(
-            session, "GET" if payload is None else "POST", url, json=payload, timeout=timeout, **_auth(model)
+            session,
+            "GET" if payload is None else "POST",
+            url,
+            json=payload,
+            timeout=timeout,
+            max_bytes=model.response_bytes_limit,
+            **_auth(model),
         )

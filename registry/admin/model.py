@@ -28,6 +28,7 @@ FIELDSETS_BEFORE_KINDS: Any = (
     (None, {"fields": ("kind", "name", "slug", "enabled", "prediction_cache", "description")}),
 )
 FIELDSETS_AFTER_KINDS: Any = (
+    ("Limits", {"fields": ("max_regions_per_task",)}),
     ("Access", {"fields": ("protocol_auth_required", "protocol_username", "protocol_password")}),
     ("Version", {"fields": ("version", "model_version_display")}),
     (

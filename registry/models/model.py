@@ -92,6 +92,14 @@ class RegisteredModel(TrafficCounters):
         validators=[MinValueValidator(1), MaxValueValidator(256)],
         help_text="Calls in flight per Hub worker.",
     )
+    max_response_bytes = models.PositiveIntegerField(
+        "largest answer (bytes)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1024)],
+        help_text="The most one answer of the model server may weigh; beyond it the call fails, read no "
+        "further. Blank: the Hub's HUB_MAX_UPSTREAM_RESPONSE_BYTES.",
+    )
     threshold = models.FloatField(
         default=0.0,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
@@ -102,6 +110,14 @@ class RegisteredModel(TrafficCounters):
         default=dict,
         blank=True,
         help_text="Merged into every inference request (JSON object).",
+    )
+    max_regions_per_task = models.PositiveIntegerField(
+        "most regions per task",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="More results than this for one task are that task's error (an empty prediction, "
+        "counted), the rest of the batch answered. Blank: the Hub's HUB_MAX_REGIONS_PER_TASK.",
     )
     prediction_cache = models.BooleanField(
         "cache predictions",
@@ -162,6 +178,16 @@ class RegisteredModel(TrafficCounters):
     def check_connection_key(self, key: str) -> bool:
         given = hashlib.sha256(key.encode()).hexdigest()
         return bool(self.connection_key_hash) and hmac.compare_digest(given, self.connection_key_hash)
+
+    @property
+    def regions_limit(self) -> int:
+        """The most regions one task's answer may carry (its own limit, else the Hub's)."""
+        return int(self.max_regions_per_task or settings.HUB_MAX_REGIONS_PER_TASK)
+
+    @property
+    def response_bytes_limit(self) -> int:
+        """The most one answer of its server may weigh (its own limit, else the Hub's)."""
+        return int(self.max_response_bytes or settings.HUB_MAX_UPSTREAM_RESPONSE_BYTES)
 
     @property
     def effective_classes_url(self) -> str:

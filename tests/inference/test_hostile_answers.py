@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 from PIL import Image
 
-from registry.models import ModelClass, RegisteredModel
+from registry.models import ClassMapping, ModelClass, RegisteredModel
 from tests.conftest import QuietHandler, register, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,6 +35,10 @@ ANSWERS = {
     30: '{"status": "succeeded", "results": ['
     + ",".join([f'{{"name": "Box", "confidence": 0.9, "bounding_box": {BOX}}}'] * 200_000)
     + "]}",
+    31: '{"status": "succeeded", "results": ['
+    + ",".join([f'{{"name": "Box", "confidence": 0.9, "bounding_box": {BOX}}}'] * 5)
+    + "]}",
+    32: '{"status": "succeeded", "results": [], "padding": "' + "x" * 20_000 + '"}',
 }
 
 
@@ -97,3 +101,50 @@ def test_more_regions_than_the_limit_cost_only_their_task(client: Client, hostil
     assert [len(p["result"]) for p in results] == [0, 1]
     model.refresh_from_db()
     assert model.errors_total == 1 and "HUB_MAX_REGIONS_PER_TASK" in model.last_error
+
+
+def v7(hostile_server: str, **limits: Any) -> RegisteredModel:
+    model = RegisteredModel.objects.create(
+        name="v7", slug="v7", kind="http", url=f"{hostile_server}/infer", **limits
+    )
+    ModelClass.objects.create(model=model, name="Box", type="bounding_box")
+    return model
+
+
+def test_a_models_own_region_limit_applies_to_its_answers(client: Client, hostile_server: str) -> None:
+    model = v7(hostile_server, max_regions_per_task=3)
+    tasks = [{"id": width, "data": {"image": image_of_width(width)}} for width in (31, 20)]
+    results = predict(client, "v7", tasks)["results"]
+    assert [len(p["result"]) for p in results] == [0, 1]  # 5 results are over 3; 1 is not
+    model.refresh_from_db()
+    assert model.errors_total == 1 and "5 results" in model.last_error
+    assert "more than the 3 allowed" in model.last_error
+    # Refused before drawing (drawing is what costs memory): only the other task's result was seen.
+    assert ClassMapping.objects.get(model_class__name="Box").results_total == 1
+    # Blank: the Hub's limit (2000) lets five through.
+    RegisteredModel.objects.filter(pk=model.pk).update(max_regions_per_task=None, version=2)
+    assert [len(p["result"]) for p in predict(client, "v7", tasks)["results"]] == [5, 1]
+
+
+def test_a_python_models_answers_are_bounded_too(client: Client) -> None:
+    register("many", "tests.models.hostile.ManyRegionsModel", max_regions_per_task=10)
+    tasks = [{"id": i, "data": {"image": "x", "n": n}} for i, n in enumerate((11, 10, 0, 5000))]
+    results = predict(client, "many", tasks)["results"]
+    assert [len(p["result"]) for p in results] == [0, 10, 0, 0]
+    model = RegisteredModel.objects.get(slug="many")
+    assert model.errors_total == 2 and "more than the 10 allowed" in model.last_error
+    assert model.predictions_total == 4
+
+
+def test_a_models_own_answer_size_limit_applies_to_its_server(client: Client, hostile_server: str) -> None:
+    model = v7(hostile_server, max_response_bytes=10_000)
+    tasks = [{"id": width, "data": {"image": image_of_width(width)}} for width in (32, 20)]
+    results = predict(client, "v7", tasks)["results"]
+    assert [len(p["result"]) for p in results] == [0, 1]  # 20 kB is over 10 kB; the small answer is not
+    model.refresh_from_db()
+    assert model.errors_total == 1 and "10000" in model.last_error
+    # Blank: the Hub's limit (20 MB) lets it through.
+    RegisteredModel.objects.filter(pk=model.pk).update(max_response_bytes=None, version=2)
+    assert [len(p["result"]) for p in predict(client, "v7", tasks)["results"]] == [0, 1]
+    model.refresh_from_db()
+    assert model.errors_total == 1

@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from core.errors import HubError
+from inference.kinds.base import too_many_regions
 from inference.kinds.http.v7 import (
     ImageSize,
     RegionTarget,
@@ -121,11 +121,9 @@ def predict_task(model: RegisteredModel, task: dict[str, Any], view: ProjectView
     except (MediaError, HubError, V7ResponseError) as exc:
         detail = exc.detail if isinstance(exc, HubError) else exc
         return TaskOutcome(error=f"task {task.get('id')}: {detail}")
-    limit = settings.HUB_MAX_REGIONS_PER_TASK
-    if len(results) > limit:  # refused before drawing: each drawn region costs the worker memory
+    if len(results) > model.regions_limit:  # refused before drawing: each drawn region costs memory
         return TaskOutcome(
-            error=f"task {task.get('id')}: the model server answered {len(results)} results, more than "
-            f"HUB_MAX_REGIONS_PER_TASK ({limit})"
+            error=f"task {task.get('id')}: {too_many_regions(len(results), model.regions_limit)}"
         )
     try:
         return _draw(results, view, ImageSize(image.width, image.height))
