@@ -8,7 +8,6 @@ query string and never carry credentials.
 
 from __future__ import annotations
 
-import base64
 import json as json_module
 import threading
 import time
@@ -21,6 +20,7 @@ import urllib3
 from django.conf import settings
 from urllib3.util import parse_url
 
+from core.basic_auth import basic_authorization
 from core.egress import EgressPolicy, ModelHostPolicy
 from core.errors import UpstreamBadAnswer, UpstreamTimeout, UpstreamUnavailable
 
@@ -29,11 +29,6 @@ MAX_REDIRECTS = 3
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 Timeout = float | tuple[float, float]
-
-
-def basic_authorization(user: str, password: str) -> str:
-    """An HTTP basic ``Authorization`` value, in UTF-8 (RFC 7617 allows it; no password fails to encode)."""
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 class HubSession:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -11,20 +9,10 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from core.basic_auth import basic_credentials
 from core.throttle import client_address
 from registry.access import credential_gate
 from registry.hot_path import cached_model
-
-
-def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
-    return username, password
 
 
 class ModelCredentials(BaseAuthentication):
@@ -67,5 +55,5 @@ class ModelCallerAllowed(BasePermission):
         key = view.kwargs.get("key")
         if key is not None:
             return credential_gate.check_key(model, client, key)
-        credentials = _basic_credentials(request)
+        credentials = basic_credentials(request.headers.get("Authorization", ""))
         return credentials is not None and credential_gate.check_basic(model, client, *credentials)
