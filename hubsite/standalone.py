@@ -11,22 +11,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
 
 from core.basic_auth import basic_credentials
-from inference import apis
+from inference.urls import ENDPOINTS
 
 
 def _root_routes(slug: str) -> list[URLPattern]:
+    """The protocol's endpoints at the root, for the one model (unnamed: the gateway's metrics label
+    only the ``/ml/<slug>`` routes)."""
     fixed = {"slug": slug}
-    return [
-        path("", apis.HealthApi.as_view(), fixed),
-        path("health", apis.HealthApi.as_view(), fixed),
-        path("setup", apis.SetupApi.as_view(), fixed),
-        path("predict", apis.PredictApi.as_view(), fixed),
-        path("webhook", apis.WebhookApi.as_view(), fixed),
-        path("train", apis.TrainApi.as_view(), fixed),
-        path("job_status", apis.JobStatusApi.as_view(), fixed),
-        path("versions", apis.VersionsApi.as_view(), fixed),
-        path("metrics", apis.MetricsApi.as_view(), fixed),
-    ]
+    # "" and "/" are both the root here.
+    return [path(suffix.lstrip("/"), view.as_view(), fixed) for suffix, view, _ in ENDPOINTS if suffix != "/"]
 
 
 # The root routes come first, so the model's /health answers where the gateway's would.

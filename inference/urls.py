@@ -7,7 +7,7 @@ from django.urls import URLPattern, path
 from inference import apis
 
 # (suffix, view, name), the busiest first: routes are tried in order.
-_ENDPOINTS = [
+ENDPOINTS = [
     ("/predict", apis.PredictApi, "model-predict"),
     ("/health", apis.HealthApi, "model-health"),
     ("/setup", apis.SetupApi, "model-setup"),
@@ -24,4 +24,4 @@ _ENDPOINTS = [
 def protocol_routes(model_prefix: str) -> list[URLPattern]:
     """The endpoints under ``model_prefix`` (which captures ``slug``), as flat routes: an ``include``
     costs a second match object on every call."""
-    return [path(model_prefix + suffix, view.as_view(), name=name) for suffix, view, name in _ENDPOINTS]
+    return [path(model_prefix + suffix, view.as_view(), name=name) for suffix, view, name in ENDPOINTS]
