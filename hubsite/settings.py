@@ -340,14 +340,14 @@ HUB_JOB_STALE_SECONDS = env.float("HUB_JOB_STALE_SECONDS", default=30.0)
 # Pre-annotation jobs (jobs/): tasks read from Label Studio per page, predicted and written per batch.
 HUB_PREANNOTATION_PAGE_SIZE = env.int("HUB_PREANNOTATION_PAGE_SIZE", default=500)
 HUB_PREANNOTATION_BATCH_SIZE = env.int("HUB_PREANNOTATION_BATCH_SIZE", default=100)
-# At most this many predictions per bulk import (Label Studio 1.23 recounts the whole project's task
-# counters after each import, so a few large imports beat many small ones).
+# At most this many predictions per bulk import (each import is one request and one transaction in
+# Label Studio, which then recounts the counters of the tasks it wrote: a few large imports beat many small).
 HUB_PREANNOTATION_WRITE_SIZE = env.int("HUB_PREANNOTATION_WRITE_SIZE", default=1000)
 # A job never starves interactive /predict calls of its model: its calls hold at most this share of the
-# model server's max_concurrency places, always leaving one free (registry/model_server.py), and its
-# threads run this much nicer than the web workers', so an in-process model's CPU goes to them first.
+# model server's max_concurrency places, always leaving one free (registry/model_server.py). Its threads
+# may also run nicer than the web workers' (Linux; off by default: bench/README.md found no difference).
 HUB_PREANNOTATION_MODEL_SHARE = env.float("HUB_PREANNOTATION_MODEL_SHARE", default=0.75)
-HUB_PREANNOTATION_NICE = env.int("HUB_PREANNOTATION_NICE", default=10)
+HUB_PREANNOTATION_NICE = env.int("HUB_PREANNOTATION_NICE", default=0)
 if not 0 < HUB_PREANNOTATION_MODEL_SHARE <= 1:
     raise ImproperlyConfigured(
         f"HUB_PREANNOTATION_MODEL_SHARE ({HUB_PREANNOTATION_MODEL_SHARE}) must be above 0 and at most 1."
