@@ -48,3 +48,8 @@ def label_config_parse_unbounded(label_config: str) -> ParsedConfig:
     except Exception as exc:
         raise LabelConfigError(f"label config cannot be understood: {exc}") from exc
     return parsed
+
+
+def predicted_values(label_attrs: dict[str, Any]) -> list[str]:
+    """The model classes a label takes by its ``predicted_values="car, truck"`` attribute, in order."""
+    return [v.strip() for v in str(label_attrs.get("predicted_values", "")).split(",") if v.strip()]

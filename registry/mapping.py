@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from registry.audit import audit_actor
-from registry.label_config import ParsedConfig
+from registry.label_config import ParsedConfig, predicted_values
 from registry.models import ClassMapping, ModelClass, ModelProject
 
 # Which Label Studio control tags can show a class of each V7 type. A bounding box can also be
@@ -39,7 +39,7 @@ class Target:
 
 def _label_matches(class_name: str, label: str, attrs: dict[str, Any]) -> bool:
     wanted = class_name.strip().lower()
-    predicted = {v.strip().lower() for v in str(attrs.get("predicted_values", "")).split(",") if v.strip()}
+    predicted = {value.lower() for value in predicted_values(attrs)}
     return label.lower() == wanted or str(attrs.get("value", "")).lower() == wanted or wanted in predicted
 
 

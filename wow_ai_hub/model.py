@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from registry.kinds import Prediction
-from registry.label_config import label_config_parse_unbounded
+from registry.label_config import label_config_parse_unbounded, predicted_values
 from wow_ai_hub.binding import current_binding
 from wow_ai_hub.events import DEFAULT_TRAIN_EVENTS
 from wow_ai_hub.label_studio import LabelStudioMixin
@@ -236,8 +236,7 @@ class WOWAIHUB(LabelStudioMixin, MediaMixin):
         by_lower = {name.lower(): name for name in names}
         label_map: dict[str, str] = {}
         for label, attrs in control.get("labels_attrs", {}).items():
-            predicted = [v.strip() for v in str(attrs.get("predicted_values", "")).split(",") if v.strip()]
-            matched = [value for value in predicted if value in names]
+            matched = [value for value in predicted_values(attrs) if value in names]
             for value in matched:
                 label_map[value] = label
             if matched:
