@@ -12,6 +12,8 @@ class TrainingConfig(AppConfig):
 
     def ready(self) -> None:
         from registry.dashboard import register_job_section
+        from training import metrics
         from training.dashboard import training_jobs_section
 
         register_job_section(training_jobs_section)
+        metrics.connect()
