@@ -19,6 +19,7 @@ from registry.models import (
     RegisteredModel,
     TrainingJob,
 )
+from registry.models.base import COUNTER_FIELDS
 
 
 class TokenInfoSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -107,12 +108,7 @@ class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "protocol_password_set",
             "last_check",
             "classes",
-            "predictions_total",
-            "unmapped_total",
-            "dropped_regions_total",
-            "errors_total",
-            "last_error",
-            "last_error_at",
+            *COUNTER_FIELDS,
             "created_at",
             "updated_at",
         )

@@ -19,10 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from core.clients import fetch_bytes, request_json, session_for
 from core.egress import EgressPolicy
 from core.errors import HubError
+from wow_ai_hub.label_studio import CLOUD_SCHEMES, LABEL_STUDIO_PATHS
 
-# Paths Label Studio serves itself (uploads, local storage, storage proxies).
-LABEL_STUDIO_PATHS = ("/data/", "data/", "/upload/", "upload/", "/storage-data/", "/tasks/")
-CLOUD_SCHEMES = ("s3://", "gs://", "gcs://", "azure-blob://")
 EXIF_ORIENTATION = 0x0112
 
 

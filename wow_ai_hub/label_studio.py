@@ -11,6 +11,11 @@ from typing import Any
 
 LabelStudioView = Callable[[], tuple[str, str, bool] | None]
 
+# Paths Label Studio serves itself (uploads, local storage, storage proxies).
+LABEL_STUDIO_PATHS = ("/data/", "data/", "/upload/", "upload/", "/storage-data/", "/tasks/")
+# Cloud storage, which Label Studio presigns.
+CLOUD_SCHEMES = ("s3://", "gs://", "gcs://", "azure-blob://")
+
 
 class LabelStudioMixin:
     """The Label Studio half of the SDK base class; ``_label_studio`` is the project's Label Studio."""

@@ -16,21 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from wow_ai_hub.label_studio import LabelStudioView
+from wow_ai_hub.label_studio import CLOUD_SCHEMES, LABEL_STUDIO_PATHS, LabelStudioView
 
-# Strings in task data that name media rather than being the data itself.
-MEDIA_PREFIXES = (
-    "http://",
-    "https://",
-    "data:",
-    "/data/",
-    "upload/",
-    "/upload/",
-    "/storage-data/",
-    "s3://",
-    "gs://",
-    "azure-blob://",
-)
+# Strings in task data that name media rather than being the data itself: what the Hub's media
+# resolver (inference.media.resolve_media) fetches.
+MEDIA_PREFIXES = ("http://", "https://", "data:", *LABEL_STUDIO_PATHS, *CLOUD_SCHEMES)
 LOCAL_FILES_PATH = "/data/local-files/"
 
 

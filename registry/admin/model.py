@@ -20,6 +20,7 @@ from registry.admin import model_page
 from registry.admin.base import LabelledInlineFormSet, WriteOnlySecretsAdmin, WriteOnlySecretsForm, user_actor
 from registry.kinds import kind_choices, kind_get, kind_validate, kinds_all
 from registry.models import ModelClass, RegisteredModel
+from registry.models.base import COUNTER_FIELDS
 from registry.registration import registered_model_save
 from registry.services import connection_key_issue, model_check_connection
 
@@ -42,16 +43,7 @@ FIELDSETS_AFTER_KINDS: Any = (
         "Counters",
         {
             "classes": ("collapse",),
-            "fields": (
-                "predictions_total",
-                "unmapped_total",
-                "dropped_regions_total",
-                "errors_total",
-                "last_error",
-                "last_error_at",
-                "created_at",
-                "updated_at",
-            ),
+            "fields": (*COUNTER_FIELDS, "created_at", "updated_at"),
         },
     ),
 )
@@ -202,12 +194,7 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
         "last_check_latency_ms",
         "last_check_error",
         "last_checked_at",
-        "predictions_total",
-        "unmapped_total",
-        "dropped_regions_total",
-        "errors_total",
-        "last_error",
-        "last_error_at",
+        *COUNTER_FIELDS,
         "created_at",
         "updated_at",
     )

@@ -29,6 +29,7 @@ from registry.models import (
     ModelState,
     Project,
 )
+from registry.models.base import COUNTER_FIELDS
 
 
 class LabelStudioInstanceForm(WriteOnlySecretsForm):
@@ -180,12 +181,7 @@ class ModelProjectAdmin(AuditedAdmin):
         "project",
         "first_seen_at",
         "last_seen_at",
-        "predictions_total",
-        "unmapped_total",
-        "dropped_regions_total",
-        "errors_total",
-        "last_error",
-        "last_error_at",
+        *COUNTER_FIELDS,
         "active_version",
         "model_version_display",
     )

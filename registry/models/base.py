@@ -10,15 +10,19 @@ from django.dispatch import Signal
 
 # Sent after a queryset update changed cached fields (saves and deletes have Django's own signals).
 stamped_rows_updated = Signal()
+# The fields of TrafficCounters, in the order pages and answers show them.
+COUNTER_FIELDS = (
+    "predictions_total",
+    "unmapped_total",
+    "dropped_regions_total",
+    "errors_total",
+    "last_error",
+    "last_error_at",
+)
 # Fields that move with traffic (counters, last-seen times, check results): no cache reads them.
 VOLATILE_FIELDS = frozenset(
     {
-        "predictions_total",
-        "dropped_regions_total",
-        "unmapped_total",
-        "errors_total",
-        "last_error",
-        "last_error_at",
+        *COUNTER_FIELDS,
         "last_seen_at",
         "last_check_ok",
         "last_check_latency_ms",
