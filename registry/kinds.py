@@ -13,6 +13,7 @@ check a row against its kind with ``kind_validate``), so the models import nothi
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
@@ -58,6 +59,11 @@ class CheckResult:
     latency_ms: float
     message: str
     details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failure(cls, *, started: float, message: str) -> CheckResult:
+        """A failed check that began at ``started`` (``time.perf_counter()``)."""
+        return cls(ok=False, latency_ms=(time.perf_counter() - started) * 1000, message=message)
 
 
 @dataclass(frozen=True)

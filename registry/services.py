@@ -190,11 +190,7 @@ def model_check(*, model: RegisteredModel) -> CheckResult:
     try:
         return kind_get(model.kind).check(model)
     except Exception as exc:  # a check must report, whatever the backend raised
-        return CheckResult(
-            ok=False,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            message=f"{type(exc).__name__}: {exc}",
-        )
+        return CheckResult.failure(started=started, message=f"{type(exc).__name__}: {exc}")
 
 
 def model_check_connection(*, model: RegisteredModel) -> CheckResult:

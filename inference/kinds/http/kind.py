@@ -185,9 +185,7 @@ class HttpKind(ModelKind):
             results = parse_v7_response(model_server_call(model, model.url, payload))
         except (HubError, V7ResponseError) as exc:
             detail = exc.detail if isinstance(exc, HubError) else exc
-            return CheckResult(
-                ok=False, latency_ms=(time.perf_counter() - started) * 1000, message=str(detail)
-            )
+            return CheckResult.failure(started=started, message=str(detail))
         latency_ms = (time.perf_counter() - started) * 1000
         seen = sorted({key for key in map(v7_class_key, results) if key})
         message = f"Answered a 64x64 test image in {latency_ms:.0f} ms with {len(results)} result(s)"

@@ -73,9 +73,7 @@ class MlBackendKind(ModelKind):
         try:
             body = model_server_call(model, model.url.rstrip("/") + "/health")
         except HubError as exc:
-            return CheckResult(
-                ok=False, latency_ms=(time.perf_counter() - started) * 1000, message=str(exc.detail)
-            )
+            return CheckResult.failure(started=started, message=str(exc.detail))
         latency_ms = (time.perf_counter() - started) * 1000
         remote_class = body.get("model_class", "?") if isinstance(body, dict) else "?"
         return CheckResult(

@@ -55,9 +55,7 @@ class PythonKind(ModelKind):
                 model, state=MemoryStateStore(), project_id=None, label_config=None, parsed_config=None
             )
         except ModelLoadFailed as exc:
-            return CheckResult(
-                ok=False, latency_ms=(time.perf_counter() - started) * 1000, message=str(exc.detail)
-            )
+            return CheckResult.failure(started=started, message=str(exc.detail))
         latency_ms = (time.perf_counter() - started) * 1000
         name = type(instance).__name__
         return CheckResult(
