@@ -35,8 +35,7 @@ Region = dict[str, Any]
 # A training run's progress report: the fraction done (0..1) and a message for the job's log.
 Progress = Callable[[float, str], None]
 
-# The fields of a model reached over HTTP (the kinds "http" and "ml_backend"): the admin's "Model
-# server" fieldset and what the REST API takes.
+# The fields of a model reached over HTTP (the kinds "http" and "ml_backend" use them, or some of them).
 MODEL_SERVER_FIELDS = (
     "url",
     "classes_url",
@@ -104,7 +103,8 @@ class ModelKind(ABC):
     # The field that names what runs, "import_path" or "url": the command line's --import-path or
     # --url picks the first kind (in registration order) with that field, unless --kind says otherwise.
     target_field: ClassVar[str]
-    # The admin's fieldset for this kind's own fields: its title and the fields, in order.
+    # The fields this kind uses beyond those of every model, in order, under the title of their fieldset
+    # in the admin (kinds with the same title share one; the page shows only the chosen kind's fields).
     fieldset: ClassVar[tuple[str, tuple[str, ...]]]
     # Whether the model's output goes through the project's class mappings (external models).
     uses_class_mappings: ClassVar[bool] = False

@@ -52,15 +52,26 @@ ADD_HIDDEN_FIELDSETS = ("Version", "Last check", "Counters")
 
 
 def kind_fieldsets() -> list[Any]:
-    """A fieldset per distinct kind fieldset, in the kinds' order, shown for the kinds that use it
-    (``hub-kind-<name>`` classes, which register.js reads)."""
-    grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    """A fieldset per title of the kinds' fieldsets, in the kinds' order, with the fields any of them
+    uses; its ``hub-kind-<name>`` classes say which kinds it is shown for (register.js)."""
+    grouped: dict[str, tuple[list[str], list[str]]] = {}
     for kind in kinds_all():
-        grouped.setdefault(kind.fieldset, []).append(kind.name)
+        title, fields = kind.fieldset
+        names, union = grouped.setdefault(title, ([], []))
+        names.append(kind.name)
+        union.extend(name for name in fields if name not in union)
     return [
-        (title, {"fields": fields, "classes": tuple(f"hub-kind-{name}" for name in names)})
-        for (title, fields), names in grouped.items()
+        (title, {"fields": tuple(union), "classes": tuple(f"hub-kind-{name}" for name in names)})
+        for title, (names, union) in grouped.items()
     ]
+
+
+def kinds_on_page() -> dict[str, dict[str, Any]]:
+    """What register.js shows for each kind: its fields, and whether it has classes to fetch and map."""
+    return {
+        kind.name: {"fields": list(kind.fieldset[1]), "classes": kind.uses_class_mappings}
+        for kind in kinds_all()
+    }
 
 
 class RegisteredModelForm(WriteOnlySecretsForm):
@@ -274,7 +285,7 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        context = {**(extra_context or {}), "hub_public_url": settings.HUB_PUBLIC_URL}
+        context = {**(extra_context or {}), **self.form_context()}
         return super().add_view(request, form_url, context)
 
     def change_view(
@@ -286,8 +297,11 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
     ) -> HttpResponse:
         obj = self.get_object(request, object_id)
         context = {**(extra_context or {}), **(model_page.page_context(obj) if obj else {})}
-        context["hub_public_url"] = settings.HUB_PUBLIC_URL
-        return super().change_view(request, object_id, form_url, context)
+        return super().change_view(request, object_id, form_url, {**context, **self.form_context()})
+
+    def form_context(self) -> dict[str, Any]:
+        """What the form's script needs: the Hub's URL and what each kind shows."""
+        return {"hub_public_url": settings.HUB_PUBLIC_URL, "hub_kinds": kinds_on_page()}
 
     def response_add(
         self, request: HttpRequest, obj: RegisteredModel, post_url_continue: str | None = None

@@ -138,6 +138,13 @@ def test_an_external_model_is_registered_the_v7_way(page: Any, live_hub: LiveHub
     assert not page.locator(".field-auth_username").is_visible()
     page.select_option("#id_auth_method", "header")
     assert page.locator(".field-auth_header_name").is_visible()
+    # An ML backend shares the model-server fields it uses, without a V7 server's own or its classes.
+    page.select_option("#id_kind", "ml_backend")
+    assert server_box.is_visible() and page.locator(".field-auth_header_name").is_visible()
+    assert not page.locator(".field-image_transport").is_visible()
+    assert not page.locator("[data-hub-tool='fetch-classes']").is_visible()
+    page.select_option("#id_kind", "http")
+    assert page.locator(".field-image_transport").is_visible()
     page.select_option("#id_auth_method", "none")
     page.fill("#id_name", "Browser detector")
     page.fill("#id_slug", "browser-detector")

@@ -58,7 +58,15 @@ class MlBackendKind(ModelKind):
     label = "Remote Label Studio ML backend"
     short_label = "ML backend"
     target_field = "url"
-    fieldset = ("Model server", MODEL_SERVER_FIELDS)
+    # An ML backend lists no classes, takes no image, thresholds or extra request fields of ours.
+    fieldset = (
+        "Model server",
+        tuple(
+            name
+            for name in MODEL_SERVER_FIELDS
+            if name not in ("classes_url", "image_transport", "threshold", "request_extra")
+        ),
+    )
     supports_training = True  # its events go to the backend's own /webhook
 
     def validate(self, model: RegisteredModel) -> None:

@@ -4,8 +4,8 @@
 (function () {
   "use strict";
 
-  // Fields of the "Model server" fieldset that only external (V7) model servers use.
-  var HTTP_ONLY = ["classes_url", "image_transport", "threshold", "request_extra"];
+  // Which auth method each credential field belongs to.
+  var AUTH_FIELDS = { auth_username: ["basic"], auth_header_name: ["header"], auth_secret: ["basic", "header"] };
 
   function row(name) {
     return document.querySelector(".form-row.field-" + name) || document.querySelector(".field-" + name);
@@ -15,20 +15,21 @@
     if (node) node.classList.toggle("hub-hidden", !visible);
   }
 
-  function applyKind(kind) {
+  // Only the chosen kind's fields (kinds: per kind, its fields and whether it has classes to fetch, from
+  // registry/admin/model.py kinds_on_page), and of the credential fields only the auth method's.
+  function applyKind(kinds, kind, method) {
+    var chosen = kinds[kind] || { fields: [], classes: false };
     document.querySelectorAll("fieldset[class*='hub-kind-']").forEach(function (fieldset) {
       show(fieldset, fieldset.classList.contains("hub-kind-" + kind));
     });
-    HTTP_ONLY.forEach(function (name) { show(row(name), kind === "http"); });
-    show(document.querySelector("[data-hub-tool='fetch-classes']"), kind === "http");
-    var classes = document.getElementById("classes-group");
-    show(classes, kind === "http");
-  }
-
-  function applyAuth(method) {
-    show(row("auth_username"), method === "basic");
-    show(row("auth_header_name"), method === "header");
-    show(row("auth_secret"), method === "basic" || method === "header");
+    Object.keys(kinds).forEach(function (other) {
+      kinds[other].fields.forEach(function (name) {
+        var used = chosen.fields.indexOf(name) >= 0;
+        show(row(name), used && (!AUTH_FIELDS[name] || AUTH_FIELDS[name].indexOf(method) >= 0));
+      });
+    });
+    show(document.querySelector("[data-hub-tool='fetch-classes']"), chosen.classes);
+    show(document.getElementById("classes-group"), chosen.classes);
   }
 
   function drawTest(canvas, details) {
@@ -118,13 +119,12 @@
     var form = tools.closest("form");
     var kind = document.getElementById("id_kind");
     var auth = document.getElementById("id_auth_method");
+    var kinds = JSON.parse((document.getElementById("hub-kinds") || {}).textContent || "{}");
+    var refresh = function () { applyKind(kinds, kind ? kind.value : "", auth ? auth.value : "none"); };
     if (kind) {
-      applyKind(kind.value);
-      kind.addEventListener("change", function () { applyKind(kind.value); });
-    }
-    if (auth) {
-      applyAuth(auth.value);
-      auth.addEventListener("change", function () { applyAuth(auth.value); });
+      refresh();
+      kind.addEventListener("change", refresh);
+      if (auth) auth.addEventListener("change", refresh);
     }
     var slug = document.getElementById("id_slug");
     var base = tools.getAttribute("data-hub-url-base");
