@@ -20,8 +20,7 @@ threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 worker_class = "gthread"
 # Each worker listens on a socket of its own and the kernel spreads new connections over them. On one
 # shared socket, whichever worker wakes first may accept every connection a client opens, and keep-alive
-# pins them there: one process (one core, under the GIL) then served all of a 16-connection benchmark
-# at less than half the rate of two.
+# pins them there: one process (one core, under the GIL) serves them all while the others idle.
 reuse_port = True
 # Above Label Studio's 100 s predict budget, so a slow batch ends in our own error, not a killed worker.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
