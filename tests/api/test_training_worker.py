@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from registry.models import ModelProject, TrainingJob
 from tests.conftest import WorkerFactory, register, wait_for
-from tests.inference.test_training import TOPICS, TRAIN, annotation_event, post
+from tests.training.test_training import TOPICS, TRAIN, annotation_event, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

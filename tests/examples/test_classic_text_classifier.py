@@ -14,7 +14,7 @@ from django.test import Client
 from inference.kinds.python.loading import _instances
 from registry.models import ModelVersion, TrainingJob
 from tests.conftest import WorkerFactory, register, wait_for
-from tests.inference.test_training import HELD_OUT, TOPICS, TRAIN, annotation_event
+from tests.training.test_training import HELD_OUT, TOPICS, TRAIN, annotation_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SLUG = "classic"

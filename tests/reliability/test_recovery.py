@@ -21,10 +21,10 @@ import requests
 
 from bench.common import REPO_ROOT, running_hub
 from tests.conftest import WorkerFactory, wait_for
-from tests.inference.test_training import TOPICS, TRAIN, annotation_event
 from tests.reliability.private_servers import PG_BIN, PrivatePostgres, PrivateRedis
+from tests.training.test_training import TOPICS, TRAIN, annotation_event
 
-PROJECT = "9.1700000000"  # the project of tests.inference.test_training's events
+PROJECT = "9.1700000000"  # the project of tests.training.test_training's events
 
 pytestmark = [
     pytest.mark.live,
