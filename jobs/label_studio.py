@@ -64,6 +64,12 @@ _HIDDEN_COLUMNS = [
 _COLUMN_LIMIT = 500
 
 
+def shown_as_is(version: str) -> bool:
+    """Whether the Data Manager's versions column shows this version unchanged: it joins versions with
+    commas and drops double quotes, and ``model_versions`` strips spaces around each."""
+    return version == version.strip() and "," not in version and '"' not in version
+
+
 def model_versions(task: dict[str, Any]) -> frozenset[str] | None:
     """The model versions of the task's predictions: from the predictions themselves when the task
     was listed in full, else from the Data Manager column ("a@1,b@2", or "a@1, b@2" on PostgreSQL);

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from core.errors import HubError, InvalidLabelConfig, ModelDisabled, ModelLoadFailed
 from inference.services import model_predict_outcome
-from jobs.label_studio import LabelStudioApi, model_versions
+from jobs.label_studio import LabelStudioApi, model_versions, shown_as_is
 from jobs.models import PreannotationFailure, PreannotationJob
 from jobs.pipeline import Writer, lower_priority, prefetched
 from registry.hot_path import hot_path_sync
@@ -168,7 +168,7 @@ class JobRun:
         return (
             task["id"] in self.writing
             or versions is None
-            or "," in self.version  # the list joins versions with commas
+            or not shown_as_is(self.version)
             or (self.job.mode == Mode.REDO and self.version in versions)
         )
 
