@@ -5,27 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import requests
+from tests.processes import REPO_ROOT, answers_ok, free_port, gunicorn_command, manage_shell, wait_ready
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -68,30 +59,13 @@ def running_hub(
             f" import_path={path!r}, prediction_cache=False)"
             for slug, path in models
         )
-        subprocess.run(
-            [*manage, "shell", "-c", "from registry.models import RegisteredModel\n" + script],
-            cwd=REPO_ROOT,
-            env=env,
-            check=True,
-        )
+        manage_shell(env, "from registry.models import RegisteredModel\n" + script)
         if setup is not None:
             setup(env)
         port = free_port()
         output = log.open("w") if log is not None else subprocess.DEVNULL
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "hubsite/gunicorn.conf.py",
-                "hubsite.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                *(extra_args or []),
-            ],
+            gunicorn_command(port, workers, *(extra_args or [])),
             cwd=REPO_ROOT,
             env=env,
             stdout=output,
@@ -99,15 +73,7 @@ def running_hub(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if requests.get(url + "/health", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.2)
-            else:
-                raise RuntimeError("the Hub did not start within 60 s")
+            wait_ready(answers_ok(url + "/health"), server, "the Hub", 60, log)
             yield url
         finally:
             server.terminate()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,8 +17,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO_ROOT, print_table, running_hub, write_results
+from bench.common import print_table, running_hub, write_results
 from bench.fake_servers import model_server
+from tests.processes import manage_shell
 
 CONFIG = (
     '<View><Image name="image" value="$image"/>'
@@ -35,9 +35,7 @@ def register_external(data_dir_env: dict[str, str], url: str, parallel: int) -> 
         " prediction_cache=False)\n"  # every run asks the model server
         "ModelClass.objects.create(model=m, name='object', type='bounding_box')\n"
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script], cwd=REPO_ROOT, env=data_dir_env, check=True
-    )
+    manage_shell(data_dir_env, script)
 
 
 def main() -> None:

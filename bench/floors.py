@@ -25,16 +25,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
-    REPO_ROOT,
-    free_port,
-    peer_benchmark_arguments,
-    print_table,
-    running_hub,
-    write_results,
-)
+from bench.common import peer_benchmark_arguments, print_table, running_hub, write_results
 from bench.http_load import require_wrk, run_wrk
 from bench.throughput import PREDICT_BODY, SETUP_BODY
+from tests.processes import REPO_ROOT, free_port
 
 FLOOR_APPS = [
     ("plain WSGI", "bench.floor_apps.plain_wsgi:app"),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import subprocess
 import sys
 import threading
 import time
@@ -30,9 +29,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO_ROOT, print_table, running_hub, summarize, write_results
+from bench.common import print_table, running_hub, summarize, write_results
 from bench.fake_servers import model_server, png
 from bench.load import IMAGE_CONFIG, TEXT_CONFIG
+from tests.processes import manage_shell
 
 IMAGE = base64.b64encode(png(64, 64)).decode()
 IMAGE_BODY = {
@@ -56,7 +56,7 @@ def register_external(env: dict[str, str], models: dict[str, tuple[str, int]]) -
         "ModelClass.objects.create(model=m, name='object', type='bounding_box')\n"
         for slug, (url, parallel) in models.items()
     )
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO_ROOT, env=env, check=True)
+    manage_shell(env, script)
 
 
 class SlowCaller(threading.Thread):

@@ -18,7 +18,6 @@ import argparse
 import itertools
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -30,8 +29,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO_ROOT, free_port, print_table, running_hub, summarize, write_results
+from bench.common import print_table, running_hub, summarize, write_results
 from bench.fake_servers import model_server
+from tests.processes import free_port, manage_shell
 
 TEXT_CONFIG = (
     '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
@@ -52,7 +52,7 @@ def register_http_models(env: dict[str, str], urls: dict[str, str]) -> None:
         "ModelClass.objects.create(model=m, name='object', type='bounding_box')\n"
         for slug, url in urls.items()
     )
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO_ROOT, env=env, check=True)
+    manage_shell(env, script)
 
 
 @dataclass

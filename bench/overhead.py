@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,9 +19,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO_ROOT, print_table, running_hub, write_results
+from bench.common import print_table, running_hub, write_results
 from bench.fake_servers import model_server, png
 from bench.http_load import require_wrk, run_wrk
+from tests.processes import manage_shell
 
 CONFIG = (
     '<View><Image name="image" value="$image"/>'
@@ -38,7 +38,7 @@ def register_external(env: dict[str, str], url: str) -> None:
         f" url='{url}/api/infer', max_concurrency=64, prediction_cache=False)\n"
         "ModelClass.objects.create(model=m, name='object', type='bounding_box')\n"
     )
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO_ROOT, env=env, check=True)
+    manage_shell(env, script)
 
 
 def main() -> None:

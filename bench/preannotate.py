@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,8 +34,16 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO_ROOT, free_port, print_table, running_hub, write_results
+from bench.common import print_table, running_hub, write_results
 from bench.fake_servers import model_server
+from tests.processes import (
+    REPO_ROOT,
+    celery_worker_command,
+    manage_shell,
+    preannotate_command,
+    preannotation_job_id,
+)
+from tests.processes import label_studio as label_studio_process
 
 TOKEN = "bench0123456789abcdef0123456789abcdef012"  # noqa: S105 - the scratch Label Studio's own
 TEXT_CFG = (
@@ -88,77 +95,28 @@ class LabelStudio:
 
 @contextmanager
 def label_studio(binary: Path) -> Iterator[LabelStudio]:
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="ls-bench-") as data:
-        env = {
-            **os.environ,
-            "LABEL_STUDIO_BASE_DATA_DIR": data,
-            "LABEL_STUDIO_USERNAME": "bench@example.com",
-            "LABEL_STUDIO_PASSWORD": "bench-password",
-            "LABEL_STUDIO_USER_TOKEN": TOKEN,
-            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
-            "ML_BLOCK_LOCAL_IP": "false",
-            "SSRF_PROTECTION_ENABLED": "false",
-            "LABEL_STUDIO_HOST": f"http://127.0.0.1:{port}",
-        }
-        for key in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL"):
-            env.pop(key, None)
-        with (Path(data) / "ls.log").open("w") as log:
-            process = subprocess.Popen(
-                [str(binary), "start", "--no-browser", "--internal-host", "127.0.0.1", "-p", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            deadline = time.monotonic() + 240
-            while True:
-                try:
-                    if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("Label Studio did not start")
-                time.sleep(0.5)
-            yield LabelStudio(f"http://127.0.0.1:{port}")
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
-
-
-def manage(env: dict[str, str], script: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=REPO_ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout
+    with (
+        tempfile.TemporaryDirectory(prefix="ls-bench-") as data,
+        label_studio_process(
+            binary,
+            Path(data),
+            username="bench@example.com",
+            password="bench-password",  # noqa: S106 - the scratch Label Studio's own
+            token=TOKEN,
+        ) as url,
+    ):
+        yield LabelStudio(url)
 
 
 def hub_job(env: dict[str, str], ls: LabelStudio, model: str, project_id: int, count: int) -> dict[str, Any]:
     """`wow-ai-ml preannotate --wait`; the job's own timings, read from its row."""
     started = time.perf_counter()
-    command = [
-        sys.executable,
-        "-m",
-        "wow_ai_hub.cli",
-        "preannotate",
-        "--model",
-        model,
-        "--project",
-        str(project_id),
-    ]
-    command += ["--label-studio-url", ls.url, "--api-key", TOKEN, "--wait"]
+    command = preannotate_command(model, project_id, ls.url, TOKEN, "--wait")
     done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800)
     cli_wall = time.perf_counter() - started
-    job_id = int(done.stdout.split("Pre-annotation job ", 1)[1].split(":", 1)[0])
+    job_id = preannotation_job_id(done.stdout)
     row = json.loads(
-        manage(
+        manage_shell(
             env,
             "import json\nfrom jobs.models import PreannotationJob as J\n"
             f"j = J.objects.get(pk={job_id})\n"
@@ -234,7 +192,7 @@ def label_studio_floor(
 
 
 def register_detector(env: dict[str, str], server: str, parallel: int) -> None:
-    manage(
+    manage_shell(
         env,
         "from registry.models import RegisteredModel, ModelClass\n"
         "m = RegisteredModel.objects.create(name='bench', slug='bench-detector', kind='http',"
@@ -247,21 +205,7 @@ def register_detector(env: dict[str, str], server: str, parallel: int) -> None:
 @contextmanager
 def worker(env: dict[str, str]) -> Iterator[None]:
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "hubsite",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            "hub",
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "WARNING",
-        ],
+        celery_worker_command("-l", "WARNING"),
         cwd=REPO_ROOT,
         env=env,
     )

@@ -39,7 +39,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO_ROOT, print_table, running_hub, summarize, write_results
+from bench.common import print_table, running_hub, summarize, write_results
 from bench.fake_servers import model_server
 from bench.preannotate import (
     DEFAULT_LS,
@@ -49,11 +49,11 @@ from bench.preannotate import (
     TOKEN,
     keep,
     label_studio,
-    manage,
     model_busy,
     register_detector,
     worker,
 )
+from tests.processes import REPO_ROOT, manage_shell, preannotate_command, preannotation_job_id
 
 TEXT_MODEL = ("text-classifier", "examples.text_classifier.model.TextClassifier")
 
@@ -92,7 +92,7 @@ def job_window(env: dict[str, str], job_id: int) -> tuple[float, float, dict[str
         " 'start': j.run_started_at.timestamp(), 'end': j.finished_at.timestamp(),"
         " 'wall': (j.finished_at - j.created_at).total_seconds()}))"
     )
-    row = json.loads(manage(env, script).strip().splitlines()[-1])
+    row = json.loads(manage_shell(env, script).strip().splitlines()[-1])
     return row["start"], row["end"], row
 
 
@@ -155,15 +155,14 @@ def main() -> None:
 
         requests.get(f"{server}/api/stats/reset", timeout=5)
         before = model_busy(server)
-        command = [sys.executable, "-m", "wow_ai_hub.cli", "preannotate", "--model", slug]
-        command += ["--project", str(project_id), "--label-studio-url", ls.url, "--api-key", TOKEN, "--wait"]
+        command = preannotate_command(slug, project_id, ls.url, TOKEN, "--wait")
         job = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)
         caller.start()
         output, _ = job.communicate(timeout=1800)
         caller.stop.set()
         caller.join(timeout=60)
         after = model_busy(server)
-        job_id = int(output.split("Pre-annotation job ", 1)[1].split(":", 1)[0])
+        job_id = preannotation_job_id(output)
         start, end, row = job_window(env, job_id)
         during = [latency for at, latency in caller.calls if start <= at and at + latency / 1000 <= end]
 

@@ -20,7 +20,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO_ROOT, print_table, running_hub, summarize, write_results
+from bench.common import print_table, running_hub, summarize, write_results
+from tests.processes import REPO_ROOT, celery_worker_command, manage_shell
 
 CFG = (
     '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
@@ -39,19 +40,6 @@ def event(n: int) -> dict[str, Any]:
         "task": {"id": n, "data": {"text": f"great product number {n}"}},
         "project": PROJECT,
     }
-
-
-def hub_shell(env: dict[str, str], code: str) -> str:
-    """Run Python in the benchmark Hub's Django environment; its last printed line."""
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=REPO_ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return (done.stdout.strip().splitlines() or [""])[-1]
 
 
 def measure(session: requests.Session, url: str, bodies: list[dict[str, Any]]) -> list[float]:
@@ -78,21 +66,7 @@ def main() -> None:
     with running_hub(models, setup=lambda env: env_box.update(env=env)) as hub:
         env = env_box["env"]
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "hubsite",
-                "worker",
-                "--pool=solo",
-                "-Q",
-                "hub",
-                "-l",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            celery_worker_command("-l", "WARNING"),
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -133,7 +107,7 @@ def main() -> None:
                 f"{hub}/ml/slow/webhook", json={"action": "START_TRAINING", "project": PROJECT}, timeout=5
             )
             # Skip the debounce so the job starts now.
-            hub_shell(
+            manage_shell(
                 env,
                 "from registry.models import TrainingJob; from training.tasks import job_publish\n"
                 "jobs = TrainingJob.objects.filter(status='queued', model_project__model__slug='slow')\n"
@@ -141,11 +115,11 @@ def main() -> None:
                 "[job_publish(j.pk) for j in jobs]",
             )
             time.sleep(2)
-            running = hub_shell(
+            running = manage_shell(
                 env,
                 "from registry.models import TrainingJob\n"
                 "print(TrainingJob.objects.filter(status='running').count())",
-            )
+            ).strip()
             rows.append(
                 {
                     "phase": f"training ({running} running)",

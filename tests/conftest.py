@@ -4,7 +4,6 @@ import json
 import os
 import ssl
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,8 +21,8 @@ from django.test import Client
 
 from registry.models import RegisteredModel
 from tests.live import LiveHub, gunicorn_hub, url_of_test_database
+from tests.processes import REPO_ROOT, celery_worker_command
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 # Traffic counters written with every request, so tests can read them at once (servers the
 # tests start inherit it); tests/registry/test_counters.py covers the batched writes.
 os.environ["HUB_COUNTER_FLUSH_SECONDS"] = "0"
@@ -237,24 +236,7 @@ class WorkerFactory:
         }
         with log.open("w") as log_file:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "hubsite",
-                    "worker",
-                    "--pool=solo",
-                    "--concurrency=1",
-                    "-Q",
-                    "hub",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "-n",
-                    f"test{len(self.workers)}@%h",
-                    "-l",
-                    "INFO",
-                ],
+                celery_worker_command("--concurrency=1", "-n", f"test{len(self.workers)}@%h", "-l", "INFO"),
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=log_file,

@@ -1,28 +1,20 @@
 """The Hub served by gunicorn on loopback with the production config file, for tests that need a real
-server; and free loopback ports."""
+server, on the test database."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 from django.conf import settings
 from django.db import connection
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.processes import answers_ok, free_port, gunicorn_command, wait_ready
 
 
 def url_of_test_database() -> str:
@@ -58,36 +50,18 @@ def gunicorn_hub(
     }
     with log.open("w") as log_file:
         process = subprocess.Popen(
-            # The production config file, with the address and size of a test server.
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "hubsite/gunicorn.conf.py",
-                "hubsite.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-            ],
+            gunicorn_command(port, workers),
             cwd=settings.BASE_DIR,
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
+    try:
+        wait_ready(answers_ok(f"http://127.0.0.1:{port}/health"), process, "gunicorn", 60, log)
+    except RuntimeError as exc:
+        process.kill()
+        pytest.fail(str(exc))
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(url + "/health", timeout=5).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
     try:
         yield LiveHub(url=url, marker=marker, log=log)
     finally:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from tests.processes import REPO_ROOT
 
 # Migrates a fresh SQLite database in HUB_DATA_DIR and, with the connection still open (so the
 # -wal and -shm files exist), prints the mode of everything in the folder.

@@ -13,8 +13,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from tests.conftest import REPO_ROOT
-from tests.live import free_port
+from tests.processes import REPO_ROOT, free_port
 
 
 def test_the_image_entry_script_migrates_and_serves(tmp_path: Path) -> None:

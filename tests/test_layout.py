@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tomllib
 
-from tests.conftest import REPO_ROOT
+from tests.processes import REPO_ROOT
 
 # Repository folders that are Python packages but not part of the Hub.
 NOT_SHIPPED = {"tests", "bench", "mutations"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mutations.run import load_catalog, main, problems_in_tree
-from tests.conftest import REPO_ROOT
+from tests.processes import REPO_ROOT
 
 
 def test_every_mutation_applies_to_the_tree_and_names_tests_that_exist() -> None:

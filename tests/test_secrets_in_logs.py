@@ -18,7 +18,8 @@ from PIL import Image
 from registry.models import AuthMethod, RegisteredModel
 from tests.conftest import ProtocolClient, QuietHandler, serving
 from tests.inference.test_protocol_auth import Authorised, basic
-from tests.live import LiveHub, free_port
+from tests.live import LiveHub
+from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -154,7 +154,7 @@ def test_fetching_classes_reads_the_model_server(writer: APIClient, detector_url
 
 
 def test_fetching_classes_from_a_dead_server_is_a_503(writer: APIClient) -> None:
-    from tests.live import free_port
+    from tests.processes import free_port
 
     RegisteredModel.objects.create(
         name="D", slug="gone", kind="http", url=f"http://127.0.0.1:{free_port()}/infer"

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import REPO_ROOT
-from tests.live import free_port
+from tests.processes import REPO_ROOT, answers_ok, free_port, manage_shell, stop_group, wait_ready
+from tests.processes import label_studio as label_studio_process
 
 LS_BIN = Path(os.environ.get("LABEL_STUDIO_BIN", REPO_ROOT / ".e2e" / "ls-venv" / "bin" / "label-studio"))
 TOKEN = "e2e0123456789abcdef0123456789abcdef0123"
@@ -34,30 +31,6 @@ def step(name: str) -> Iterator[None]:
         yield
     except Exception as exc:
         raise StepFailed(f"step '{name}' failed: {type(exc).__name__}: {exc}") from exc
-
-
-def wait_http(url: str, timeout: float, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.5)
-    raise StepFailed(f"{url} did not come up:\n{log.read_text()[-4000:]}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 @dataclass
@@ -89,16 +62,7 @@ class Hub:
         """Run Python in the Hub's Django (its own data dir and database); what it printed."""
         env = {**os.environ, "HUB_DATA_DIR": str(self.data_dir)}
         env.pop("DATABASE_URL", None)
-        done = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", script],
-            cwd=REPO_ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return done.stdout
+        return manage_shell(env, script)
 
     def training_busy(self, slug: str) -> bool:
         """Whether the model has a training job queued or running (events keep adding runs)."""
@@ -114,35 +78,11 @@ class Hub:
 def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
     if not LS_BIN.exists():
         pytest.fail(f"Label Studio is not installed at {LS_BIN}: run `make e2e`")
-    port = free_port()
     data = tmp_path_factory.mktemp("label-studio")
-    log = data / "label-studio.log"
-    env = {
-        **os.environ,
-        "LABEL_STUDIO_BASE_DATA_DIR": str(data),
-        "LABEL_STUDIO_USERNAME": "admin@example.com",
-        "LABEL_STUDIO_PASSWORD": "e2e-admin-password",
-        "LABEL_STUDIO_USER_TOKEN": TOKEN,
-        "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
-        "ML_BLOCK_LOCAL_IP": "false",
-        "SSRF_PROTECTION_ENABLED": "false",
-        "LABEL_STUDIO_HOST": f"http://127.0.0.1:{port}",
-    }
-    for key in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL"):
-        env.pop(key, None)  # Label Studio reads some of these too; it keeps its own SQLite
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(LS_BIN), "start", "--no-browser", "--internal-host", "127.0.0.1", "-p", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", 180, process, log)
-        yield LabelStudio(url=f"http://127.0.0.1:{port}")
-    finally:
-        stop(process)
+    with label_studio_process(
+        LS_BIN, data, username="admin@example.com", password="e2e-admin-password", token=TOKEN
+    ) as url:
+        yield LabelStudio(url=url)
 
 
 @pytest.fixture(scope="session")
@@ -175,11 +115,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             start_new_session=True,
         )
     try:
-        wait_http(f"http://127.0.0.1:{port}/ml/byom-detector/health", 120, process, log)
+        wait_ready(
+            answers_ok(f"http://127.0.0.1:{port}/ml/byom-detector/health"), process, "the Hub", 120, log
+        )
         yield Hub(
             url=f"http://127.0.0.1:{port}",
             data_dir=data,
             detector_url=f"http://127.0.0.1:{detector_port}/api/infer",
         )
     finally:
-        stop(process)
+        stop_group(process)

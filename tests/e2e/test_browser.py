@@ -12,9 +12,9 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
-from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import Hub, LabelStudio, step
 from tests.e2e.test_label_studio import IMAGE_CFG, connect, new_project, retrieve_predictions
+from tests.processes import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = REPO_ROOT / ".artifacts" / "e2e"

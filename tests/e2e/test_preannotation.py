@@ -7,18 +7,17 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import REPO_ROOT
 from tests.e2e import test_browser
 from tests.e2e.conftest import TOKEN, Hub, LabelStudio, step
 from tests.e2e.test_browser import shot
 from tests.e2e.test_label_studio import IMAGE_CFG, TEXT_CFG, new_project
+from tests.processes import REPO_ROOT, preannotate_command, preannotation_job_id
 
 pytestmark = pytest.mark.e2e
 browser = test_browser.browser  # the module's Chromium, shared with the admin's browser test
@@ -30,20 +29,10 @@ def start_job(hub: Hub, ls: LabelStudio, model: str, project_id: int) -> int:
     env = {**os.environ, "HUB_DATA_DIR": str(hub.data_dir)}
     for key in ("DATABASE_URL", "CELERY_BROKER_URL", "HUB_BROKER_DIR"):
         env.pop(key, None)
-    command = [
-        sys.executable,
-        "-m",
-        "wow_ai_hub.cli",
-        "preannotate",
-        "--model",
-        model,
-        "--project",
-        str(project_id),
-    ]
-    command += ["--label-studio-url", ls.url, "--api-key", TOKEN]
+    command = preannotate_command(model, project_id, ls.url, TOKEN)
     done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    return int(done.stdout.split("Pre-annotation job ", 1)[1].split(":", 1)[0])
+    return preannotation_job_id(done.stdout)
 
 
 def predictions_per_task(ls: LabelStudio, project_id: int, version: str) -> dict[int, list[dict[str, Any]]]:

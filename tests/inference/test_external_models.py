@@ -17,8 +17,8 @@ from django.test import Client
 from PIL import Image, ImageDraw
 
 from registry.models import ClassMapping, ModelClass, ModelProject, RegisteredModel
-from tests.conftest import REPO_ROOT, QuietHandler, admin_model_form, serving
-from tests.live import free_port
+from tests.conftest import QuietHandler, admin_model_form, serving
+from tests.processes import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

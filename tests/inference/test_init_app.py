@@ -14,8 +14,8 @@ from unittest.mock import patch
 import pytest
 
 from registry.models import RegisteredModel, TrainingJob
-from tests.conftest import REPO_ROOT
 from tests.models.repeater import Repeater
+from tests.processes import REPO_ROOT
 from wow_ai_hub.api import init_app
 
 pytestmark = pytest.mark.django_db(transaction=True)

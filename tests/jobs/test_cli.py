@@ -9,9 +9,10 @@ import sys
 import pytest
 
 from jobs.cli import progress_line
-from tests.conftest import REPO_ROOT, WorkerFactory, register
+from tests.conftest import WorkerFactory, register
 from tests.jobs.label_studio_stand_in import TOKEN, label_studio_stand_in
 from tests.live import url_of_test_database
+from tests.processes import REPO_ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -25,7 +25,8 @@ from registry.models import (
     RegisteredModel,
     TrainingJob,
 )
-from tests.conftest import REPO_ROOT, admin_model_form, register
+from tests.conftest import admin_model_form, register
+from tests.processes import REPO_ROOT
 from training.tasks import training_job_run
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from core.clients import HubSession, fetch_bytes, request_json, session_for
 from core.errors import UpstreamBadAnswer, UpstreamTimeout, UpstreamUnavailable
 from inference import media
 from inference.media import LabelStudioAccess, MediaError, prepare_image, resolve_media
-from tests.live import free_port
+from tests.processes import free_port
 
 Route = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 

@@ -15,7 +15,7 @@ import psycopg2
 import redis
 
 from tests.conftest import wait_for
-from tests.live import free_port
+from tests.processes import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 

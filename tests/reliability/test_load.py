@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.processes import REPO_ROOT
 
 pytestmark = pytest.mark.live
 

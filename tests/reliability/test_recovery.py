@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import requests
 
-from bench.common import REPO_ROOT, running_hub
+from bench.common import running_hub
 from tests.conftest import WorkerFactory, wait_for
+from tests.processes import REPO_ROOT
 from tests.reliability.private_servers import PG_BIN, PrivatePostgres, PrivateRedis
 from tests.training.test_training import TOPICS, TRAIN, annotation_event
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import CFG, REPO_ROOT, wait_for
-from tests.live import free_port
+from tests.conftest import CFG, wait_for
+from tests.processes import REPO_ROOT, free_port
 
 CLI = [sys.executable, "-m", "wow_ai_hub.cli"]
 
