@@ -41,7 +41,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hubsite.settings")
     django.setup()
-    from inference.media import MediaError, prepare_image
+    from inference.media import prepare_image
+    from wow_ai_hub.media import MediaError
 
     picture = Image.new("RGB", (args.side, args.side), "white")
     ImageDraw.Draw(picture).rectangle((10, 10, 200, 200), fill="red")

@@ -20,12 +20,9 @@ from core.clients import fetch_bytes, request_json, session_for
 from core.egress import EgressPolicy
 from core.errors import HubError
 from wow_ai_hub.label_studio import CLOUD_SCHEMES, LABEL_STUDIO_PATHS
+from wow_ai_hub.media import MediaError
 
 EXIF_ORIENTATION = 0x0112
-
-
-class MediaError(ValueError):
-    """The media of a task cannot be had; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +113,12 @@ def _fetch(url: str, headers: dict[str, str], access: LabelStudioAccess | None) 
         return fetch_bytes(session, url, headers=headers)
     except HubError as exc:
         raise MediaError(str(exc.detail)) from exc
+
+
+def fetch_for_sdk(value: str, task_id: int | None, label_studio: tuple[str, str, bool] | None) -> bytes:
+    """What the SDK's ``get_local_path`` downloads through (``wow_ai_hub.media.media_fetcher_install``)."""
+    access = LabelStudioAccess(*label_studio) if label_studio else None
+    return resolve_media(value, task_id=task_id, access=access)[0]
 
 
 def resolve_media(value: str, *, task_id: int | None, access: LabelStudioAccess | None) -> tuple[bytes, str]:

@@ -16,8 +16,9 @@ from django.conf import settings
 
 from core.clients import request_json, session_for
 from core.errors import UpstreamBadAnswer
-from inference.media import LabelStudioAccess, MediaError, label_studio_headers
+from inference.media import LabelStudioAccess, label_studio_headers
 from registry.project_uid import ProjectUid
+from wow_ai_hub.media import MediaError
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,9 +20,25 @@ from urllib.parse import parse_qs, urlsplit
 from wow_ai_hub.label_studio import CLOUD_SCHEMES, LABEL_STUDIO_PATHS, LabelStudioView
 
 # Strings in task data that name media rather than being the data itself: what the Hub's media
-# resolver (inference.media.resolve_media) fetches.
+# resolver fetches.
 MEDIA_PREFIXES = ("http://", "https://", "data:", *LABEL_STUDIO_PATHS, *CLOUD_SCHEMES)
 LOCAL_FILES_PATH = "/data/local-files/"
+
+# How media is downloaded: (url, task id, the project's Label Studio as address, token and whether a
+# private address is trusted, or None) -> the bytes; MediaError when it cannot be had.
+MediaFetcher = Callable[[str, int | None, tuple[str, str, bool] | None], bytes]
+_fetcher: MediaFetcher | None = None
+
+
+class MediaError(ValueError):
+    """The media of a task cannot be had; the message says why."""
+
+
+def media_fetcher_install(fetch: MediaFetcher) -> None:
+    """Download media through ``fetch``: the Hub installs its guarded resolver when its serving app is
+    ready, so the SDK never reaches up into the Hub for it."""
+    global _fetcher
+    _fetcher = fetch
 
 
 def local_files_root() -> Path | None:
@@ -50,8 +67,6 @@ def local_file(name: str) -> Path:
 
     Raises MediaError when there is no root, or the path, once ``..`` and every symlink are resolved,
     is not inside it, or is not a file."""
-    from inference.media import MediaError
-
     root = local_files_root()
     if root is None:
         raise MediaError(
@@ -87,8 +102,6 @@ class MediaMixin:
         to the project's, as the Hub learned them from /setup and the admin."""
         from django.conf import settings
 
-        from inference.media import LabelStudioAccess, resolve_media
-
         local = _local_file_name(url)
         if local is not None:
             return str(local_file(local))
@@ -103,9 +116,9 @@ class MediaMixin:
         cache_dir = Path(project_dir) if project_dir else settings.DATA_DIR / "media-cache"
         path = cache_dir / f"{hashlib.md5(url.encode(), usedforsecurity=False).hexdigest()[:8]}__{name}"
         if not path.exists():
-            content, _ = resolve_media(
-                url, task_id=task_id, access=LabelStudioAccess(host, token, trusted) if host else None
-            )
+            if _fetcher is None:
+                raise MediaError("media can only be downloaded inside the Hub, which installs its fetcher")
+            content = _fetcher(url, task_id, (host, token, trusted) if host else None)
             cache_dir.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(path.suffix + ".part")
             partial.write_bytes(content)

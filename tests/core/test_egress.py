@@ -21,8 +21,9 @@ from cryptography.x509.oid import NameOID
 from core.clients import HubSession, fetch_bytes
 from core.egress import EgressPolicy, EgressRefused, parse_allowed_host
 from core.errors import UpstreamUnavailable
-from inference.media import LabelStudioAccess, MediaError, resolve_media
+from inference.media import LabelStudioAccess, resolve_media
 from tests.core.conftest import PNG, REFUSED, FakeDNS, Serve
+from wow_ai_hub.media import MediaError
 
 pytestmark = pytest.mark.usefixtures("short_timeouts")
 

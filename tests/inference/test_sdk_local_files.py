@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from inference.media import MediaError
 from tests.conftest import register
+from wow_ai_hub.media import MediaError
 from wow_ai_hub.model import WOWAIHUB
 
 CFG = '<View><Text name="text" value="$doc"/><TextArea name="note" toName="text"/></View>'

@@ -17,8 +17,9 @@ from PIL import Image
 from core.clients import HubSession, fetch_bytes, request_json, session_for
 from core.errors import UpstreamBadAnswer, UpstreamTimeout, UpstreamUnavailable
 from inference import media
-from inference.media import LabelStudioAccess, MediaError, prepare_image, resolve_media
+from inference.media import LabelStudioAccess, prepare_image, resolve_media
 from tests.processes import free_port
+from wow_ai_hub.media import MediaError
 
 Route = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 

@@ -26,12 +26,13 @@ from inference.kinds.http.v7 import (
     v7_class_key,
     v7_result_to_regions,
 )
-from inference.media import LabelStudioAccess, MediaError, prepare_image, resolve_media
+from inference.media import LabelStudioAccess, prepare_image, resolve_media
 from registry.hot_path import cached_mappings
 from registry.kinds import MODEL_SERVER_FIELDS, CheckResult, ModelKind, PredictCall, Prediction, RunResult
 from registry.label_config import ParsedConfig
 from registry.model_server import circuit_breaker, model_server_call
 from registry.models import ImageTransport, RegisteredModel
+from wow_ai_hub.media import MediaError
 
 logger = logging.getLogger(__name__)
 

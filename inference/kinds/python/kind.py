@@ -18,12 +18,12 @@ from inference.kinds.python.loading import (
     load_model_class,
 )
 from inference.kinds.python.training import fit
-from inference.media import MediaError
 from inference.predictions import Aligned, predictions_aligned
 from registry.hot_path import cached
 from registry.kinds import CheckResult, ModelKind, PredictCall, Prediction, Progress, RunResult
 from registry.models import ModelProject, ModelState, RegisteredModel, TrainingJob
 from wow_ai_hub.events import DEFAULT_TRAIN_EVENTS
+from wow_ai_hub.media import MediaError
 from wow_ai_hub.model import declared_model_version
 from wow_ai_hub.state import MemoryStateStore
 
