@@ -15,6 +15,7 @@ layered on the Hub's (the Hub's packages pinned as constraints, so nothing of th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -278,7 +279,9 @@ def run_example(
                     folder, example, {**env, "WOW_AI_HUB_TEST_URL": target}, workdir / f"{name}-{mode}.xml"
                 )
         finally:
-            os.killpg(process.pid, 15)
+            # A server that failed to start (an example's package missing without --install) is gone.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, 15)
             process.wait(timeout=60)
     return results
 
