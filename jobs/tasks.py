@@ -10,9 +10,9 @@ from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
-from django.conf import settings
 from django.db import close_old_connections
 
+from core.job_queue import job_message_send, reaper_start
 from jobs.models import PreannotationJob
 from jobs.worker import next_queued_job, preannotation_job_run, preannotation_jobs_reap
 
@@ -39,29 +39,15 @@ def run_preannotation_job(job_id: int) -> str:
 
 
 def job_publish(job_id: int, *, delay: float = 0.0) -> bool:
-    """Ask a worker to run the job; False (logged) when the broker is down: the reaper retries."""
-    try:
-        run_preannotation_job.apply_async(args=[job_id], countdown=max(delay, 0.0))
-    except Exception as exc:  # any broker failure: the job stays queued in the database
-        logger.warning(
-            "Could not publish pre-annotation job %s (%s); the reaper retries", job_id, type(exc).__name__
-        )
-        return False
-    return True
+    """Ask a worker to run the pre-annotation job; False when the broker is down (the reaper retries)."""
+    return job_message_send(run_preannotation_job, job_id, what="pre-annotation", delay=delay)
 
 
-def _reap_forever(stop: threading.Event) -> None:
-    while not stop.wait(max(settings.HUB_JOB_STALE_SECONDS / 3, 0.5)):
-        try:
-            close_old_connections()
-            for job_id in preannotation_jobs_reap():
-                job_publish(job_id)
-        except Exception:  # a database blip must not end the reaper
-            logger.exception("Reaping pre-annotation jobs failed")
+def _reap() -> None:
+    for job_id in preannotation_jobs_reap():
+        job_publish(job_id)
 
 
 @worker_ready.connect
 def start_reaper(**kwargs: Any) -> None:
-    threading.Thread(
-        target=_reap_forever, args=(threading.Event(),), daemon=True, name="preannotation-reaper"
-    ).start()
+    reaper_start("pre-annotation", _reap)

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import DATABASE_DOWN
+from core.job_queue import job_message_send, reaper_start
 from registry.hot_path import state_stamp_renew
 from registry.kinds import kind_get
 from registry.models import ModelProject, TrainingJob
@@ -43,15 +44,8 @@ def run_training_job(job_id: int) -> str:
 
 
 def job_publish(job_id: int, *, delay: float = 0.0) -> bool:
-    """Ask a worker to run the job; False (logged) when the broker is down: the reaper retries."""
-    try:
-        run_training_job.apply_async(args=[job_id], countdown=max(delay, 0.0))
-    except Exception as exc:  # any broker failure: the job stays queued in the database
-        logger.warning(
-            "Could not publish training job %s (%s); it will be retried", job_id, type(exc).__name__
-        )
-        return False
-    return True
+    """Ask a worker to run the training job; False when the broker is down (the reaper retries)."""
+    return job_message_send(run_training_job, job_id, what="training", delay=delay)
 
 
 def training_request(
@@ -187,17 +181,12 @@ def jobs_reap() -> int:
     return reaped
 
 
-def _reap_forever(stop: threading.Event) -> None:
-    while not stop.wait(max(settings.HUB_JOB_STALE_SECONDS / 3, 0.5)):
-        try:
-            close_old_connections()
-            reaped = jobs_reap()
-            if reaped:
-                logger.warning("Requeued %d training job(s) whose worker stopped", reaped)
-        except Exception:  # a database blip must not end the reaper
-            logger.exception("Reaping training jobs failed")
+def _reap() -> None:
+    reaped = jobs_reap()
+    if reaped:
+        logger.warning("Requeued %d training job(s) whose worker stopped", reaped)
 
 
 @worker_ready.connect
 def start_reaper(**kwargs: Any) -> None:
-    threading.Thread(target=_reap_forever, args=(threading.Event(),), daemon=True, name="job-reaper").start()
+    reaper_start("training", _reap)
