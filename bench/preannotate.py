@@ -61,6 +61,17 @@ DEFAULT_LS = [
 ]
 
 
+def label_studio_binary(given: Path | None) -> Path:
+    """The ``label-studio`` to run: ``--label-studio-bin``, else ``LABEL_STUDIO_BIN``, else the first
+    of ``DEFAULT_LS`` that exists; exits with what to do when there is none."""
+    from_env = os.environ.get("LABEL_STUDIO_BIN")
+    binary = given or (Path(from_env) if from_env else None)
+    binary = binary or next((p for p in DEFAULT_LS if p.exists()), None)
+    if binary is None or not binary.exists():
+        sys.exit("Label Studio 1.23.2 is needed: run `make e2e` once, or pass --label-studio-bin")
+    return binary
+
+
 class LabelStudio:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -235,11 +246,7 @@ def main() -> None:
     parser.add_argument("--service-ms", type=float, default=50.0)
     parser.add_argument("--parallel", type=int, default=16)
     args = parser.parse_args()
-    given = os.environ.get("LABEL_STUDIO_BIN")
-    binary = args.label_studio_bin or (Path(given) if given else None)
-    binary = binary or next((p for p in DEFAULT_LS if p.exists()), None)
-    if binary is None or not binary.exists():
-        sys.exit("Label Studio 1.23.2 is needed: run `make e2e` once, or pass --label-studio-bin")
+    binary = label_studio_binary(args.label_studio_bin)
 
     captured: dict[str, str] = {}
     rows = []

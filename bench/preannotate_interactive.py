@@ -42,13 +42,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import print_table, running_hub, summarize, write_results
 from bench.fake_servers import model_server
 from bench.preannotate import (
-    DEFAULT_LS,
     IMAGE_CFG,
     TEXT_CFG,
     TEXTS,
     TOKEN,
     keep,
     label_studio,
+    label_studio_binary,
     model_busy,
     register_detector,
     worker,
@@ -106,11 +106,7 @@ def main() -> None:
     parser.add_argument("--idle-calls", type=int, default=300)
     parser.add_argument("--pause-ms", type=float, default=20.0, help="between one call's answer and the next")
     args = parser.parse_args()
-    given = os.environ.get("LABEL_STUDIO_BIN")
-    binary = args.label_studio_bin or (Path(given) if given else None)
-    binary = binary or next((p for p in DEFAULT_LS if p.exists()), None)
-    if binary is None or not binary.exists():
-        sys.exit("Label Studio 1.23.2 is needed: run `make e2e` once, or pass --label-studio-bin")
+    binary = label_studio_binary(args.label_studio_bin)
 
     text = args.model == "text"
     count = args.tasks or (6000 if text else 3000)
