@@ -22,7 +22,8 @@ from wow_ai_hub.label_studio import CLOUD_SCHEMES, LABEL_STUDIO_PATHS, LabelStud
 # Strings in task data that name media rather than being the data itself: what the Hub's media
 # resolver fetches.
 MEDIA_PREFIXES = ("http://", "https://", "data:", *LABEL_STUDIO_PATHS, *CLOUD_SCHEMES)
-LOCAL_FILES_PATH = "/data/local-files/"
+# Label Studio's local-storage URL, with or without the slash before its query (both are in use).
+LOCAL_FILES_PATHS = ("/data/local-files/", "/data/local-files?")
 
 # How media is downloaded: (url, task id, the project's Label Studio as address, token and whether a
 # private address is trusted, or None) -> the bytes; MediaError when it cannot be had.
@@ -52,7 +53,7 @@ def local_files_root() -> Path | None:
 
 def _local_file_name(url: str) -> str | None:
     """The file a local-storage URL or a plain absolute path names; None for anything else."""
-    if url.startswith(LOCAL_FILES_PATH):
+    if url.startswith(LOCAL_FILES_PATHS):
         if local_files_root() is None:
             return None  # Label Studio serves it: downloaded from the project's instance
         names = parse_qs(urlsplit(url).query).get("d")

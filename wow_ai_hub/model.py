@@ -23,6 +23,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from label_studio_sdk import LabelStudio
+
 from registry.kinds import Prediction
 from registry.label_config import label_config_parse_unbounded, predicted_values
 from wow_ai_hub.binding import current_binding
@@ -36,6 +38,27 @@ logger = logging.getLogger(__name__)
 
 # First parameter names of the classic ``fit(completions, workdir=None, **kwargs)``.
 CLASSIC_FIT_FIRST = {"completions", "tasks", "completions_or_tasks", "annotations"}
+
+
+# Functions registered with ``@predict_fn`` / ``@update_fn``, by the module that registered them: a
+# model class that does not override ``predict``/``fit`` uses those of its own module only, so in a
+# Hub serving many model files one file's function never answers for another's class.
+_predict_fns: dict[str, Callable[..., Any]] = {}
+_update_fns: dict[str, Callable[..., Any]] = {}
+
+
+def predict_fn(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Register ``function(tasks, context, helper=model, **kwargs)`` as ``predict`` of the model
+    classes defined in the same module (label_studio_ml's functional API)."""
+    _predict_fns[function.__module__] = function
+    return function
+
+
+def update_fn(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Register ``function(event, data, helper=model, **kwargs)`` as ``fit`` of the model classes
+    defined in the same module."""
+    _update_fns[function.__module__] = function
+    return function
 
 
 class JobCancelled(Exception):
@@ -129,7 +152,8 @@ class WOWAIHUB(LabelStudioMixin, MediaMixin):
         self, tasks: list[dict[str, Any]], context: dict[str, Any] | None = None, **kwargs: Any
     ) -> list[Prediction] | ModelResponse | None:
         """Return one prediction per task (a dict, or a list of dicts for several), or a ModelResponse."""
-        return []
+        registered = _predict_fns.get(type(self).__module__)
+        return registered(tasks, context, helper=self, **kwargs) if registered else []
 
     def fit(self, event: str, data: dict[str, Any], **kwargs: Any) -> Any:
         """Train or update from a Label Studio event; the Hub runs it in a background job.
@@ -138,7 +162,8 @@ class WOWAIHUB(LabelStudioMixin, MediaMixin):
         ``self.train_output`` of the instances built afterwards. The classic signature
         ``fit(self, completions, workdir=None, **kwargs)`` is called instead with the project's
         annotated tasks and a folder that the Hub keeps for the version."""
-        return None
+        registered = _update_fns.get(type(self).__module__)
+        return registered(event, data, helper=self, **kwargs) if registered else None
 
     def process_event(
         self, event: str, data: dict[str, Any], job_id: Any = None, additional_params: Any = None
@@ -300,3 +325,14 @@ class WOWAIHUB(LabelStudioMixin, MediaMixin):
 
 # The name code written for Label Studio's ML SDK expects.
 LabelStudioMLBase = WOWAIHUB
+
+# Names label_studio_ml.model also offers: label-studio-sdk's client and the response class.
+__all__ = [
+    "WOWAIHUB",
+    "JobCancelled",
+    "LabelStudio",
+    "LabelStudioMLBase",
+    "ModelResponse",
+    "predict_fn",
+    "update_fn",
+]

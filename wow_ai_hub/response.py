@@ -5,12 +5,15 @@ from collections.abc import Sequence
 from label_studio_sdk.label_interface.objects import PredictionValue
 from pydantic import BaseModel, Field
 
+# What a model gives for one task: one prediction, or several.
+SingleTaskPredictions = PredictionValue | Sequence[PredictionValue]
+
 
 class ModelResponse(BaseModel):
     """What ``predict`` may return instead of a plain list: predictions plus the version that made them."""
 
     model_version: str | None = None
-    predictions: Sequence[PredictionValue | Sequence[PredictionValue]] = Field(default_factory=list)
+    predictions: Sequence[SingleTaskPredictions] = Field(default_factory=list)
 
     def has_model_version(self) -> bool:
         return bool(self.model_version)

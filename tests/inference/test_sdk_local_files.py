@@ -36,25 +36,30 @@ def test_a_local_storage_file_under_the_root_is_read_in_place(root: Path) -> Non
     assert path == str(root / "docs" / "a.txt")
     task = {"id": 1, "data": {"doc": "/data/local-files/?d=docs%2Fa.txt", "plain": str(root / "docs/a.txt")}}
     assert model.preload_task_data(task) == {"doc": "inside", "plain": "inside"}
-    # An absolute name inside the root is the same file.
+    # An absolute name inside the root is the same file, and so is the URL without the slash.
     assert model.get_local_path(f"/data/local-files/?d={root}/docs/a.txt") == path
+    assert model.get_local_path("/data/local-files?d=docs/a.txt") == path
 
 
 @pytest.mark.parametrize(
     "url",
     [
         "/data/local-files/?d=../secret.txt",
+        "/data/local-files?d=../secret.txt",
+        "/data/local-files/?d=%2e%2e/secret.txt",
+        "/data/local-files/?d=../secret.txt&d=docs/a.txt",
         "/data/local-files/?d=docs/../../secret.txt",
         "/data/local-files/?d=docs%2F..%2F..%2Fsecret.txt",
         "/data/local-files/?d=link.txt",  # a symlink inside that points out
         "/data/local-files/?d=docs/up/secret.txt",  # a symlinked folder that points out
         "/data/local-files/?d={outside}",  # an absolute path elsewhere
         "{outside}",  # a plain path elsewhere
+        "{root}/docs/../../secret.txt",  # a plain path that climbs out
         "/data/local-files/?d=/etc/passwd",
     ],
 )
 def test_every_path_out_of_the_root_is_refused(root: Path, url: str) -> None:
-    url = url.format(outside=root.parent / "secret.txt")
+    url = url.format(outside=root.parent / "secret.txt", root=root)
     with pytest.raises(MediaError, match="outside LOCAL_FILES_DOCUMENT_ROOT"):
         WOWAIHUB().get_local_path(url)
     with pytest.raises(MediaError):
@@ -66,6 +71,8 @@ def test_a_missing_or_empty_name_is_refused(root: Path) -> None:
         WOWAIHUB().get_local_path("/data/local-files/?d=docs/missing.txt")
     with pytest.raises(MediaError, match="must name a file"):
         WOWAIHUB().get_local_path("/data/local-files/?d=")
+    with pytest.raises(MediaError, match="must name a file"):  # a NUL byte cuts no name short
+        WOWAIHUB().get_local_path("/data/local-files/?d=docs/a.txt%00.png")
     with pytest.raises(MediaError, match="no such file"):
         WOWAIHUB().get_local_path("/data/local-files/?d=docs")  # a folder is not a file
 

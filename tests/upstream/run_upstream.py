@@ -60,7 +60,8 @@ EXAMPLES = {
         "label_studio_ml/examples/timeseries_segmenter",
         "TimeSeriesSegmenter",
         ("tests/test_segmenter.py",),
-        packages=("torch", "torchmetrics", "pytest-mock"),
+        # torch==2.13.0 is the CPU wheel on disk; a range would let pip fetch a multi-GB CUDA build.
+        packages=("torch==2.13.0", "torchmetrics", "pytest-mock"),
         env={"TRAIN_EPOCHS": "10"},
     ),
     "spacy": Example(
@@ -173,7 +174,9 @@ def install(examples: list[Example], apt: bool) -> None:
 
 
 def installed(package: str) -> bool:
-    probe = f"import importlib.metadata as m; m.version({package!r})"
+    """Whether the overlay has ``package`` (``name`` or ``name==version``) at that version."""
+    name, _, version = package.partition("==")
+    probe = f"import importlib.metadata as m, sys; v = m.version({name!r}); sys.exit(bool({version!r}) and not v.startswith({version!r}))"
     return subprocess.run([python(), "-c", probe], capture_output=True).returncode == 0
 
 
