@@ -26,6 +26,7 @@ import tarfile
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -45,6 +46,24 @@ class Example:
     packages: tuple[str, ...] = ()  # what --install adds (beyond what the Hub has)
     env: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    # (test file, the copy to write, how): a copy of an upstream test changed in one stated way, to
+    # show what a deliberate difference alone costs (reported as its own row, never as upstream's).
+    derived: tuple[str, str, Callable[[str], str]] | None = None
+
+
+FAKE_IMAGE_URL = "http://test_predict.easyocr.ml-backend.com/image.jpeg"
+
+
+def tesseract_local_media(text: str) -> str:
+    """Tesseract's tests with the image each fakes behind a made-up URL (patched ``requests``) named
+    as a local-storage file instead, so the Hub reads it under LOCAL_FILES_DOCUMENT_ROOT."""
+    first, marker, second = text.partition("def test_image_with_non_default_orientation")
+    local = "/data/local-files/?d=test_images/"
+    return (
+        first.replace(FAKE_IMAGE_URL, local + "image.jpeg")
+        + marker
+        + second.replace(FAKE_IMAGE_URL, local + "image_has_exif_orientation.jpeg")
+    )
 
 
 EXAMPLES = {
@@ -80,6 +99,16 @@ EXAMPLES = {
         module="tesseract",
         packages=("pytesseract", "boto3", "responses"),
         env={"AWS_DEFAULT_REGION": "us-east-1"},
+    ),
+    "tesseract_local_image": Example(
+        "label_studio_ml/examples/tesseract",
+        "BBOXOCR",
+        ("test_model_local_image.py",),
+        module="tesseract",
+        packages=("pytesseract", "boto3", "responses"),
+        env={"AWS_DEFAULT_REGION": "us-east-1"},
+        derived=("test_model.py", "test_model_local_image.py", tesseract_local_media),
+        note="not upstream's test: its image URL replaced by the same file under local storage",
     ),
     "default_configs": Example("label_studio_ml/default_configs", "NewModel", ("test_api.py",)),
     "the_simplest_backend": Example(
@@ -133,6 +162,9 @@ def copy_example(mirror: str, example: Example, into: Path) -> Path:
         (folder / "_wsgi.py").write_text(
             f"from wow_ai_hub.api import init_app\nfrom model import {example.model_class}\n"
         )
+    if example.derived is not None:
+        source, copy, change = example.derived
+        (folder / copy).write_text(change((folder / source).read_text()))
     for path in folder.rglob("*.py"):
         path.write_text(path.read_text().replace("label_studio_ml", "wow_ai_hub"))
     (folder / "wow-ai-ml.json").write_text(
