@@ -169,6 +169,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Object storage for the folders classic fit(completions, workdir) writes (training/workdirs.py), as
+# JSON: {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"bucket_name": "hub"}}. Unset: the
+# data directory is their only home.
+if env.str("HUB_TRAINING_STORAGE", default=""):
+    STORAGES["training"] = env.json("HUB_TRAINING_STORAGE")
 # Serve admin assets straight from the apps in the trial, so no collectstatic step is needed there.
 WHITENOISE_USE_FINDERS = True
 

@@ -4,6 +4,7 @@ checkpoint, later instances load it through self.train_output, a retrain makes a
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from inference.kinds.python.loading import _instances
 from registry.models import ModelVersion, TrainingJob
 from tests.conftest import WorkerFactory, register, wait_for
 from tests.training.test_training import HELD_OUT, TOPICS, TRAIN, annotation_event
+from training.tasks import training_job_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SLUG = "classic"
@@ -89,3 +91,33 @@ def test_fit_completions_workdir_and_train_output_through_a_worker(
     hits = sum(p == label for p, (_, label) in zip(labels, HELD_OUT, strict=True))
     assert hits >= 8 and versions == {f"{SLUG}@1.{newest.number}"}
     assert not TrainingJob.objects.exclude(status="succeeded").exists()
+
+
+def test_a_versions_workdir_in_object_storage_reaches_a_host_that_never_had_it(
+    client: Client, settings: Any, tmp_path: Path
+) -> None:
+    """With a training storage, a process whose data directory lacks the folder fit wrote (another
+    host) fetches it before building the model, so the checkpoint in train_output opens there too."""
+    bucket = tmp_path / "bucket"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "training": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(bucket)},
+        },
+    }
+    register(SLUG, "examples.classic_text_classifier.model.ClassicTextClassifier")
+    for n, (text, label) in enumerate(TRAIN):
+        assert post(client, f"/ml/{SLUG}/webhook", annotation_event(n, text, label))[0] == 201
+    for job in TrainingJob.objects.filter(status="queued"):
+        TrainingJob.objects.filter(pk=job.pk).update(not_before=None)
+        assert training_job_run(job.pk) == "succeeded"
+    checkpoint = Path(ModelVersion.objects.get().metrics["checkpoint"])
+    stored = bucket / checkpoint.relative_to(settings.DATA_DIR)
+    assert stored.read_bytes() == checkpoint.read_bytes()
+
+    shutil.rmtree(checkpoint.parent)  # another host: the database and the storage, not this folder
+    _instances.clear()
+    labels, _ = labels_of(client)
+    assert sum(p == label for p, (_, label) in zip(labels, HELD_OUT, strict=True)) >= 8
+    assert checkpoint.read_bytes() == stored.read_bytes()

@@ -14,6 +14,8 @@ from core.errors import ModelLoadFailed
 from inference.kinds.python.instance_cache import InstanceCache
 from registry.label_config import config_hash
 from registry.models import ModelProject, ModelState, ModelVersion, RegisteredModel
+from training.annotations import training_workdir
+from training.workdirs import workdir_restore
 from wow_ai_hub.binding import HubBinding, bound
 from wow_ai_hub.state import MemoryStateStore, StateStore
 
@@ -67,15 +69,20 @@ def label_studio_of(link_id: int) -> tuple[str, str, bool] | None:
 
 
 def train_output_of(link: ModelProject) -> dict[str, Any]:
-    """What the fit that made the project's version in use returned ({} before any training)."""
+    """What the fit that made the project's version in use returned ({} before any training), with
+    the files of its ``workdir`` on this host (fetched from the training storage if one is set)."""
     if not link.active_version:
         return {}
-    metrics = (
+    version = (
         ModelVersion.objects.filter(model_project=link, number=link.active_version)
-        .values_list("metrics", flat=True)
+        .select_related("job")
         .first()
     )
-    return metrics if isinstance(metrics, dict) else {}
+    if version is None:
+        return {}
+    if version.job is not None:
+        workdir_restore(training_workdir(version.job, link))
+    return version.metrics if isinstance(version.metrics, dict) else {}
 
 
 def build_instance(

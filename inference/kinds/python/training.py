@@ -10,6 +10,7 @@ from inference.kinds.python.loading import DatabaseStateStore, build_instance, t
 from registry.kinds import Progress
 from registry.models import Annotation, ModelProject, TrainingJob
 from training.annotations import annotated_tasks, events_apply, training_workdir
+from training.workdirs import workdir_keep
 from wow_ai_hub.events import DEFAULT_TRAIN_EVENTS, START_TRAINING
 from wow_ai_hub.model import call_accepting, uses_classic_fit
 
@@ -52,7 +53,7 @@ def fit(job: TrainingJob, link: ModelProject, progress: Progress) -> Any:
 
 def _fit_classic(instance: Any, job: TrainingJob, link: ModelProject) -> Any:
     """``fit(completions, workdir=None, **kwargs)``: a folder of its own for this run, removed when
-    the run makes no version."""
+    the run makes no version, and copied to the training storage (if set) when it makes one."""
     tasks = annotated_tasks(link)
     workdir = training_workdir(job, link)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -60,6 +61,8 @@ def _fit_classic(instance: Any, job: TrainingJob, link: ModelProject) -> Any:
     result = None
     try:
         result = call_accepting(instance.fit, tasks, workdir=str(workdir))
+        if result is not None:
+            workdir_keep(workdir)
     finally:
         if result is None:
             shutil.rmtree(workdir, ignore_errors=True)
