@@ -40,6 +40,14 @@ class LabelStudioInstanceForm(WriteOnlySecretsForm):
         fields = ("hostname", "url", "access_token", "api_key")
 
 
+class ModelProjectForm(WriteOnlySecretsForm):
+    secret_fields = ("access_token",)
+
+    class Meta:
+        model = ModelProject
+        fields = ("access_token",)
+
+
 class ModelStateForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = ModelState
@@ -160,9 +168,13 @@ class ClassMappingInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(ModelProject)
-class ModelProjectAdmin(AuditedAdmin):
+class ModelProjectAdmin(WriteOnlySecretsAdmin):
     class Media:
         css = {"all": ("registry/admin/hub.css",)}
+
+    form = ModelProjectForm
+    # The token the model's /setup brought (its view of the project's Label Studio).
+    write_only_fields = ("access_token",)
 
     list_display = (
         "model",

@@ -311,6 +311,31 @@ def test_a_viewer_of_label_studio_instances_never_sees_their_tokens(can_change: 
 
 
 @pytest.mark.parametrize("can_change", [False, True])
+def test_the_token_a_models_setup_brought_is_never_shown_on_its_model_in_project_page(
+    client: Client, can_change: bool
+) -> None:
+    RegisteredModel.objects.create(name="Boxes", slug="boxes", kind="http", url="http://127.0.0.1:9/infer")
+    ModelClass.objects.create(model=RegisteredModel.objects.get(), name="car", type="bounding_box")
+    setup = {"project": "5.1700000000", "schema": BOXES, "access_token": LS_TOKEN}
+    assert post_json(client, "/ml/boxes/setup", setup).status_code == 200
+    link = ModelProject.objects.get()
+    assert link.access_token == LS_TOKEN
+    perms = ["view_modelproject", "view_classmapping"]
+    staff = staff_with(*perms, *(["change_modelproject", "change_classmapping"] if can_change else []))
+    page = staff.get(f"/admin/registry/modelproject/{link.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "boxes in project 5.1700000000" in text  # the link's own page, not an error or a login page
+    # An editor gets the write-only field, empty; a viewer does not get it at all.
+    assert ('name="access_token"' in text) == can_change
+    assert LS_TOKEN not in text
+    # Saving the page with the field left empty keeps the token.
+    response = staff.post(f"/admin/registry/modelproject/{link.pk}/change/", mapping_form(link, "Person"))
+    assert response.status_code == (302 if can_change else 403)
+    assert ModelProject.objects.get().access_token == LS_TOKEN
+
+
+@pytest.mark.parametrize("can_change", [False, True])
 def test_a_staff_user_with_view_permission_only_cannot_change_a_mapping(
     client: Client, can_change: bool
 ) -> None:
