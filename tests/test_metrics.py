@@ -82,9 +82,12 @@ def test_a_token_guards_the_metrics_when_set(client: Client, settings: Any) -> N
     assert refused.status_code == 401
     assert refused.json()["code"] == "not_authenticated"
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
-    # With a token, a client elsewhere may scrape.
+    # With a token, a client elsewhere may scrape; with another token, or another scheme, nobody may.
     remote = Client(REMOTE_ADDR="203.0.113.5")
     assert remote.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
+    for wrong in ("Bearer scrape-secreT", "Bearer scrape-secret-and-more", "Basic scrape-secret"):
+        for someone in (client, remote):
+            assert someone.get("/metrics", HTTP_AUTHORIZATION=wrong).status_code == 401, wrong
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "::1"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -135,6 +136,31 @@ def test_a_refused_or_dead_backend_is_a_clear_upstream_error(client: Client, bac
         client, "/ml/old/predict", {"tasks": [{"id": 1, "data": {"text": "x"}}], "label_config": CFG}
     )
     assert (status, body["code"]) == (503, "upstream_unavailable")
+
+
+class SilentBackend(QuietHandler):
+    """Reads the request, then says nothing until the test is over."""
+
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        SilentBackend.release.wait(60)
+
+
+def test_a_backend_that_does_not_answer_in_time_is_a_504(client: Client) -> None:
+    SilentBackend.release.clear()
+    with serving(SilentBackend) as url:
+        try:
+            RegisteredModel.objects.create(
+                name="old", slug="old", kind="ml_backend", url=url, timeout_seconds=1
+            )
+            status, body = post(
+                client, "/ml/old/predict", {"tasks": [{"id": 1, "data": {"text": "x"}}], "label_config": CFG}
+            )
+        finally:
+            SilentBackend.release.set()
+    assert (status, body["code"]) == (504, "upstream_timeout"), body
 
 
 def annotation_event(annotation_id: int) -> dict[str, Any]:

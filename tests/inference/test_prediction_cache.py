@@ -23,16 +23,20 @@ def fresh_model_calls() -> None:
     BatchRecordingModel.batches = []
 
 
-def predict_with(slug: str, tasks: list[dict[str, Any]], config: str, **params: Any) -> list[Any]:
-    body = {"tasks": tasks, "project": "5.1700000000", "label_config": config, "params": params}
+def predict_with(
+    slug: str, tasks: list[dict[str, Any]], config: str, project: str = "5.1700000000", **params: Any
+) -> list[Any]:
+    body = {"tasks": tasks, "project": project, "label_config": config, "params": params}
     response = Client().post(f"/ml/{slug}/predict", json.dumps(body), content_type="application/json")
     assert response.status_code == 200, response.content
     results: list[Any] = response.json()["results"]
     return results
 
 
-def predict(tasks: list[dict[str, Any]], config: str = ECHO_CFG, **params: Any) -> list[Any]:
-    return predict_with("recorder", tasks, config, **params)
+def predict(
+    tasks: list[dict[str, Any]], config: str = ECHO_CFG, project: str = "5.1700000000", **params: Any
+) -> list[Any]:
+    return predict_with("recorder", tasks, config, project, **params)
 
 
 def tasks(*ids: int) -> list[dict[str, Any]]:
@@ -75,6 +79,29 @@ def test_new_data_a_new_config_or_a_new_version_asks_the_model_again() -> None:
 
     assert asked() == [1, 1, 1, 1]
     assert last[0]["model_version"] == "recorder@2"
+
+
+def test_the_same_task_in_another_project_asks_the_model_again() -> None:
+    # Equal task data may name different things in two projects (a relative media path is read from
+    # each project's own Label Studio): one project's answer never reaches another.
+    register("recorder", "tests.models.protocol.BatchRecordingModel")
+    predict(tasks(1))
+    predict(tasks(1), project="6.1700000000")
+    predict(tasks(1))
+    predict(tasks(1), project="6.1700000000")
+    assert asked() == [1, 1]
+
+
+def test_a_model_registered_again_under_its_slug_or_changed_in_place_asks_again() -> None:
+    # Both start or stay at version 1: the key holds what runs, not only the version string.
+    register("recorder", "tests.models.protocol.BatchRecordingModel")
+    predict(tasks(1))
+    RegisteredModel.objects.filter(slug="recorder").delete()
+    register("recorder", "tests.models.protocol.BatchRecordingModel")
+    predict(tasks(1))
+    RegisteredModel.objects.filter(slug="recorder").update(params={"note": "a new setting"})
+    predict(tasks(1))
+    assert asked() == [1, 1, 1]
 
 
 def test_a_model_with_the_cache_switched_off_is_always_asked() -> None:
@@ -150,3 +177,8 @@ def test_a_failed_task_is_not_cached_and_a_new_mapping_asks_again() -> None:
         ClassMapping.objects.filter(model_class__name="car").update(label="Truck")
         assert labels() == [["Truck"]]
         assert FlakyCarServer.calls == 3
+        # The model's threshold above the car's confidence (0.9): the box is dropped, not served cached.
+        model.threshold = 0.95
+        model.save()
+        assert labels() == []
+        assert FlakyCarServer.calls == 4

@@ -45,6 +45,22 @@ def test_the_check_endpoint_answers_errors_in_the_one_shape(admin_client: Client
     assert viewer.post(TOOLS + "test-connection/", form).json()["code"] == "permission_denied"
 
 
+def test_the_check_buttons_act_on_a_saved_model_only_for_those_who_may_change_it(
+    admin_client: Client,
+) -> None:
+    model = register("d", "examples.dummy.model.DummyModel")
+    form = {
+        **admin_model_form(name="D", slug="d", import_path="examples.dummy.model.DummyModel"),
+        "_hub_object_id": str(model.pk),
+    }
+    # A viewer may add nothing either: the add permission is no way round the change permission.
+    viewer = staff_client("view_registeredmodel", "add_registeredmodel")
+    for tool in ("test-connection/", "fetch-classes/"):
+        answer = viewer.post(TOOLS + tool, form)
+        assert (answer.status_code, answer.json()["code"]) == (403, "permission_denied"), tool
+    assert admin_client.post(TOOLS + "test-connection/", form).json()["ok"] is True
+
+
 def test_a_test_from_the_form_uses_its_values_and_records_nothing(admin_client: Client) -> None:
     form = admin_model_form(name="D", slug="d", import_path="examples.dummy.model.DummyModel")
     answer = admin_client.post(TOOLS + "test-connection/", form).json()

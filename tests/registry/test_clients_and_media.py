@@ -215,6 +215,15 @@ def test_label_studio_media_with_a_legacy_token(label_studio: Server) -> None:
     assert {h.get("Authorization") for _, _, h, _ in label_studio.hits} == {"Token abc"}
 
 
+def test_task_media_is_bounded_by_the_media_limit(label_studio: Server, settings: Any) -> None:
+    access = LabelStudioAccess(label_studio.url, "abc")
+    settings.HUB_MAX_MEDIA_BYTES = len(b"uploaded") - 1
+    with pytest.raises(MediaError, match="more than the 7"):
+        resolve_media("/data/upload/1/x.txt", task_id=1, access=access)
+    settings.HUB_MAX_MEDIA_BYTES = len(b"uploaded")
+    assert resolve_media("/data/upload/1/x.txt", task_id=1, access=access)[0] == b"uploaded"
+
+
 def test_a_personal_access_token_is_exchanged_once(label_studio: Server) -> None:
     media._access_tokens.clear()
     access = LabelStudioAccess(label_studio.url, jwt({"exp": time.time() + 3600, "token_type": "refresh"}))

@@ -107,3 +107,5 @@ def test_a_redirect_never_takes_a_call_to_another_host(settings: Any, model_serv
         RegisteredModel.objects.create(**external("moved", f"{model_server}/moved"))
         assert predict("moved")["results"][0]["result"] == []
         assert ModelServer.calls == ["/moved"]  # the redirect is not followed
+        # Nor taken for an answer: only a 2xx counts.
+        assert "answered HTTP 307" in RegisteredModel.objects.get(slug="moved").last_error

@@ -263,6 +263,18 @@ def test_after_n_failures_in_a_row_the_breaker_answers_503_at_once_without_calli
     assert errors == 4 and "failed 3 calls in a row" in last_error
 
 
+def test_failures_count_only_in_a_row_a_success_starts_the_count_again(server: FaultServer) -> None:
+    client = DjangoProtocolClient()
+    http_model("flaky", server)
+    for round_ in range(3):  # two failures (one fewer than HUB_BREAKER_FAILURES), then a success
+        server.fault = Fault.ERROR_500
+        for _ in range(2):
+            assert labels(predict(client, "flaky")[0]) == [[]]
+        server.fault = Fault.HEALTHY
+        assert labels(predict(client, "flaky")[0]) == [["rectangle"]], f"round {round_}"
+    assert server.infer_calls == 9  # every call reached the server: the breaker never opened
+
+
 def test_a_wrong_shaped_answer_does_not_open_the_breaker(server: FaultServer) -> None:
     client = DjangoProtocolClient()
     http_model("odd", server)
