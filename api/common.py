@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
+from inference.serializers import MAX_ID
 from registry.models import ModelProject, RegisteredModel
 
 
@@ -51,11 +52,13 @@ def model_get(slug: str) -> RegisteredModel:
 
 
 def model_project_get(slug: str, project: int) -> ModelProject:
-    link: ModelProject | None = (
-        ModelProject.objects.select_related("model", "project__instance")
-        .filter(model__slug=slug, project_id=project)
-        .first()
-    )
+    link: ModelProject | None = None
+    if project <= MAX_ID:  # a larger id is in no table (and the database would refuse the query)
+        link = (
+            ModelProject.objects.select_related("model", "project__instance")
+            .filter(model__slug=slug, project_id=project)
+            .first()
+        )
     if link is None:
         raise NotFound(f"Model {slug!r} has not been used in project {project}.")
     return link

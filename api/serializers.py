@@ -6,9 +6,13 @@ validation, which labels a class may map to) are the services' (registry.registr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rest_framework import serializers
 
 from api.models import ApiToken
+from inference.serializers import MAX_ID
 from registry.kinds import kind_choices, kind_fields
 from registry.models import (
     AuthMethod,
@@ -28,6 +32,24 @@ class TokenInfoSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
     class Meta:
         model = ApiToken
         fields = ("name", "user", "scope", "prefix", "created_at", "last_used_at")
+
+
+class RejectUnknownFields:
+    """An input serializer that refuses fields it does not have (400, ``fields`` naming each): a typo
+    such as ``treshold`` would otherwise be dropped and the request look successful.
+    ``unknown_field_messages`` gives a field a more precise message."""
+
+    unknown_field_messages: dict[str, str] = {}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            known = {name for name, field in self.fields.items() if not field.read_only}  # type: ignore[attr-defined]
+            unknown = sorted(str(name) for name in data if name not in known)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [self.unknown_field_messages.get(name, "Unknown field.")] for name in unknown}
+                )
+        return super().to_internal_value(data)  # type: ignore[misc]
 
 
 class ModelClassSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -51,7 +73,7 @@ MODEL_INPUT_FIELDS = (
 )
 
 
-class ModelInputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class ModelInputSerializer(RejectUnknownFields, serializers.ModelSerializer):  # type: ignore[type-arg]
     """A model to register (every field but name and slug optional) or changes to one (partial)."""
 
     kind = serializers.CharField(
@@ -75,6 +97,8 @@ class ModelInputSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
 
 
 class ModelUpdateSerializer(ModelInputSerializer):
+    unknown_field_messages = {"slug": "The slug is the model's URL in Label Studio: it cannot change."}
+
     class Meta(ModelInputSerializer.Meta):
         fields = (*MODEL_INPUT_FIELDS, "protocol_password")
 
@@ -124,7 +148,7 @@ class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 class ModelFilterSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """Query parameters of the model list."""
 
-    kind = serializers.CharField(required=False)
+    kind = serializers.ChoiceField(choices=kind_choices(), required=False)
     enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
     health = serializers.ChoiceField(choices=["ok", "error", "never"], required=False)
     search = serializers.CharField(required=False, help_text="In name, slug, import path, URL, description.")
@@ -174,7 +198,7 @@ class ModelProjectSerializer(serializers.ModelSerializer):  # type: ignore[type-
 
 
 class ProjectFilterSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    ls_project_id = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+    ls_project_id = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
 
 
 class TargetSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -199,14 +223,14 @@ class MappingsSerializer(serializers.Serializer):  # type: ignore[type-arg]
     mappings = MappingSerializer(many=True)
 
 
-class MappingChangeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class MappingChangeSerializer(RejectUnknownFields, serializers.Serializer):  # type: ignore[type-arg]
     class_name = serializers.CharField(max_length=200)
     from_name = serializers.CharField(max_length=200, allow_blank=True, default="")
     label = serializers.CharField(max_length=200, allow_blank=True, default="")  # type: ignore[assignment]  # a field, not Field.label
     threshold = serializers.FloatField(min_value=0.0, max_value=1.0, allow_null=True, required=False)
 
 
-class MappingChangesSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class MappingChangesSerializer(RejectUnknownFields, serializers.Serializer):  # type: ignore[type-arg]
     mappings = MappingChangeSerializer(many=True, allow_empty=False, max_length=10_000)  # type: ignore[call-arg]
 
 
@@ -228,7 +252,7 @@ class VersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class VersionFilterSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    project = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+    project = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
 
 
 class TrainingJobSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -259,5 +283,5 @@ class TrainingJobSerializer(serializers.ModelSerializer):  # type: ignore[type-a
 
 class TrainingJobFilterSerializer(serializers.Serializer):  # type: ignore[type-arg]
     model = serializers.SlugField(required=False)
-    project = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+    project = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
     status = serializers.ChoiceField(choices=TrainingJob.Status.choices, required=False)

@@ -121,7 +121,7 @@ class PreannotationJobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 target = services.preannotation_retry_failed(job=job, actor=user_actor(request))
                 self.message_user(request, f"Job {target.pk} retries the failed tasks of job {job.pk}.")
             elif action in BUTTONS:
-                done = BUTTONS[action](job=job)
+                done = BUTTONS[action](job=job, actor=user_actor(request))
                 self.message_user(request, f"Job {job.pk}: {action} asked; it is {done.status}.")
             else:
                 raise Http404(f"No action {action!r}.")

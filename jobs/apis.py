@@ -12,12 +12,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import TokenApi
+from api.common import ApiPagination, query_params
 from api.schema import ERRORS, NOT_FOUND, WRITE_ERRORS
 from inference.serializers import ErrorSerializer
 from jobs import services
 from jobs.models import PreannotationJob
-from jobs.selectors import preannotation_job_get, preannotation_job_state
-from jobs.serializers import PreannotationJobSerializer, PreannotationStartSerializer
+from jobs.selectors import preannotation_job_get, preannotation_job_state, preannotation_jobs_list
+from jobs.serializers import (
+    PreannotationFilterSerializer,
+    PreannotationJobSerializer,
+    PreannotationStartSerializer,
+)
 
 CONFLICT = {
     409: OpenApiResponse(ErrorSerializer, description="Not in this state (e.g. resuming a finished job).")
@@ -44,7 +49,25 @@ def _answer(job: PreannotationJob, code: int = status.HTTP_200_OK) -> Response:
 
 
 class PreannotationListApi(TokenApi):
+    pagination_class = ApiPagination
+    read_permissions = ("jobs.view_preannotationjob",)
     write_permissions = ("jobs.add_preannotationjob",)
+
+    @extend_schema(
+        operation_id="preannotation_list",
+        summary="Pre-annotation jobs, newest first, filtered and paginated",
+        parameters=[PreannotationFilterSerializer],
+        responses={200: PreannotationJobSerializer(many=True), **WRITE_ERRORS, **NOT_FOUND},
+    )
+    def get(self, request: Request) -> Response:
+        jobs = preannotation_jobs_list(**query_params(PreannotationFilterSerializer, request))
+        paginator = ApiPagination()  # the class the schema is told of, above
+        page = paginator.paginate_queryset(jobs, request, self)
+        return paginator.get_paginated_response(
+            PreannotationJobSerializer(
+                [preannotation_job_state(job, failures=0) for job in page or []], many=True
+            ).data
+        )
 
     @extend_schema(
         operation_id="preannotation_start",
@@ -85,9 +108,7 @@ class PreannotationDetailApi(TokenApi):
         return _answer(_job(job_id))
 
 
-def _action_view(
-    name: str, act: Callable[[PreannotationJob], PreannotationJob], summary: str
-) -> type[TokenApi]:
+def _action_view(name: str, act: Callable[..., PreannotationJob], summary: str) -> type[TokenApi]:
     code = status.HTTP_202_ACCEPTED if name in ("resume", "retry") else status.HTTP_200_OK
 
     class ActionApi(TokenApi):
@@ -100,22 +121,20 @@ def _action_view(
             responses={code: PreannotationJobSerializer, **ERRORS, **NOT_FOUND, **CONFLICT},
         )
         def post(self, request: Request, job_id: int) -> Response:
-            return _answer(act(_job(job_id)), code)
+            return _answer(act(job=_job(job_id), actor=self.actor), code)
 
     ActionApi.__name__ = ActionApi.__qualname__ = f"Preannotation{name.title()}Api"
     return ActionApi
 
 
 PreannotationCancelApi = _action_view(
-    "cancel",
-    lambda job: services.preannotation_cancel(job=job),
-    "Cancel (queued/paused: at once; running: soon)",
+    "cancel", services.preannotation_cancel, "Cancel (queued/paused: at once; running: soon)"
 )
 PreannotationPauseApi = _action_view(
-    "pause", lambda job: services.preannotation_pause(job=job), "Pause; resume continues where it stopped"
+    "pause", services.preannotation_pause, "Pause; resume continues where it stopped"
 )
 PreannotationResumeApi = _action_view(
-    "resume", lambda job: services.preannotation_resume(job=job), "Resume a paused or failed job"
+    "resume", services.preannotation_resume, "Resume a paused or failed job"
 )
 
 

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+
 from jobs.models import PreannotationJob
 
 
+def _jobs() -> QuerySet[PreannotationJob]:
+    return PreannotationJob.objects.select_related("model_project__model", "model_project__project__instance")
+
+
 def preannotation_job_get(*, job_id: int) -> PreannotationJob | None:
-    return (
-        PreannotationJob.objects.select_related("model_project__model", "model_project__project__instance")
-        .filter(pk=job_id)
-        .first()
-    )
+    return _jobs().filter(pk=job_id).first()
+
+
+def preannotation_jobs_list(
+    *, model: str | None = None, project: int | None = None, status: str | None = None
+) -> QuerySet[PreannotationJob]:
+    """Jobs newest first, of one model (slug), Label Studio project id or status when given."""
+    jobs = _jobs()
+    if model is not None:
+        jobs = jobs.filter(model_project__model__slug=model)
+    if project is not None:
+        jobs = jobs.filter(model_project__project__ls_project_id=project)
+    if status is not None:
+        jobs = jobs.filter(status=status)
+    return jobs.order_by("-created_at", "-pk")
 
 
 def preannotation_job_state(job: PreannotationJob, *, failures: int = 20) -> dict[str, Any]:

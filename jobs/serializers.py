@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from api.serializers import RejectUnknownFields
+from inference.serializers import MAX_ID
 from jobs.models import PreannotationJob
 
 
-class PreannotationStartSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class PreannotationStartSerializer(RejectUnknownFields, serializers.Serializer):  # type: ignore[type-arg]
     model = serializers.SlugField(help_text="The registered model's slug.")
-    project = serializers.IntegerField(min_value=1, help_text="The Label Studio project id.")
+    project = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The Label Studio project id."
+    )
     label_studio_url = serializers.CharField(
         required=False,
         default="",
@@ -26,7 +30,7 @@ class PreannotationStartSerializer(serializers.Serializer):  # type: ignore[type
         help_text="Label Studio API key (default: the instance's, set in the admin).",
     )
     task_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         allow_empty=False,
         max_length=1_000_000,
@@ -75,3 +79,13 @@ class PreannotationJobSerializer(serializers.Serializer):  # type: ignore[type-a
     heartbeat_at = serializers.DateTimeField(allow_null=True)
     worker = serializers.CharField(help_text="The worker running it (host:process), while it runs.")
     failures = FailureSerializer(many=True, help_text="The first failed tasks, with their reasons.")
+
+
+class PreannotationFilterSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Query parameters of the job list."""
+
+    model = serializers.SlugField(required=False, help_text="Only this model's jobs (its slug).")
+    project = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_ID, help_text="Only this Label Studio project's jobs."
+    )
+    status = serializers.ChoiceField(choices=PreannotationJob.Status.choices, required=False)

@@ -1,5 +1,6 @@
 """What may be done with pre-annotation jobs: start, pause, resume, cancel, retry the failed tasks.
-The admin, the CLI and the REST API call these and nothing else."""
+The admin, the CLI and the REST API call these and nothing else; each change is in the audit log under
+its actor, as the registry's are."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from core.errors import HubError, InvalidLabelConfig, ModelDisabled
 from jobs.label_studio import LabelStudioApi
 from jobs.models import PreannotationJob
 from jobs.tasks import job_publish
+from registry.audit import audit_record
 from registry.kinds import kind_get
 from registry.label_config import LabelConfigError, label_config_parse
 from registry.mapping import class_mappings_ensure
@@ -155,11 +157,21 @@ def preannotation_start(
             model_version=link.model_version,
             created_by=actor,
         )
+        _audited(job, actor=actor, action="start_preannotation")
         transaction.on_commit(lambda: job_publish(job.pk))
     return job
 
 
-def preannotation_cancel(*, job: PreannotationJob) -> PreannotationJob:
+def _audited(job: PreannotationJob, *, actor: str, action: str, **changes: object) -> None:
+    audit_record(
+        actor=actor or "system",
+        action=action,
+        obj=job,
+        changes={"model": job.model_project.model.slug, "status": job.status, **changes},
+    )
+
+
+def preannotation_cancel(*, job: PreannotationJob, actor: str = "") -> PreannotationJob:
     """Queued and paused jobs stop at once; a running one after the chunks it has in hand."""
     now = timezone.now()
     rows = PreannotationJob.objects.filter(pk=job.pk)
@@ -168,20 +180,22 @@ def preannotation_cancel(*, job: PreannotationJob) -> PreannotationJob:
     ) and not rows.filter(status=Status.RUNNING).update(cancel_requested=True):
         raise JobStateConflict(f"Job {job.pk} is {job.status}: there is nothing to cancel.")
     job.refresh_from_db()
+    _audited(job, actor=actor, action="cancel_preannotation")
     return job
 
 
-def preannotation_pause(*, job: PreannotationJob) -> PreannotationJob:
+def preannotation_pause(*, job: PreannotationJob, actor: str = "") -> PreannotationJob:
     rows = PreannotationJob.objects.filter(pk=job.pk)
     if not rows.filter(status=Status.QUEUED).update(status=Status.PAUSED) and not rows.filter(
         status=Status.RUNNING
     ).update(pause_requested=True):
         raise JobStateConflict(f"Job {job.pk} is {job.status}: only queued or running jobs pause.")
     job.refresh_from_db()
+    _audited(job, actor=actor, action="pause_preannotation")
     return job
 
 
-def preannotation_resume(*, job: PreannotationJob) -> PreannotationJob:
+def preannotation_resume(*, job: PreannotationJob, actor: str = "") -> PreannotationJob:
     """A paused or failed job goes back to the queue and continues from its cursor."""
     rows = PreannotationJob.objects.filter(pk=job.pk)
     if rows.filter(status__in=[Status.PAUSED, Status.FAILED]).update(
@@ -195,6 +209,7 @@ def preannotation_resume(*, job: PreannotationJob) -> PreannotationJob:
     elif not rows.filter(status=Status.RUNNING).update(pause_requested=False):
         raise JobStateConflict(f"Job {job.pk} is {job.status}: only paused or failed jobs resume.")
     job.refresh_from_db()
+    _audited(job, actor=actor, action="resume_preannotation")
     return job
 
 
@@ -217,5 +232,6 @@ def preannotation_retry_failed(*, job: PreannotationJob, actor: str = "") -> Pre
             retry_of=job,
             created_by=actor,
         )
+        _audited(retry, actor=actor, action="retry_preannotation", retry_of=job.pk)
         transaction.on_commit(lambda: job_publish(retry.pk))
     return retry

@@ -1,5 +1,5 @@
 """Rows the REST API tests work on: a Python model, an external model server (a real one on loopback)
-with classes, a project that uses it, a trained version and a job."""
+with classes, a project that uses it, a trained version, a training job and a pre-annotation job."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from jobs.models import PreannotationJob
 from registry.label_config import label_config_parse
 from registry.models import (
     ClassMapping,
@@ -51,6 +52,7 @@ class World:
     link: ModelProject
     version: ModelVersion
     job: TrainingJob
+    preannotation: PreannotationJob
 
 
 @pytest.fixture
@@ -82,4 +84,7 @@ def world(db: None, detector_url: str) -> World:
         model_project=dummy_link, number=1, state={"w": "1"}, metrics={"acc": 0.9}
     )
     job = TrainingJob.objects.create(model_project=dummy_link)
-    return World(dummy=dummy, detector=detector, link=link, version=version, job=job)
+    preannotation = PreannotationJob.objects.create(model_project=link, model_version="detector@1")
+    return World(
+        dummy=dummy, detector=detector, link=link, version=version, job=job, preannotation=preannotation
+    )

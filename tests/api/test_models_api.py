@@ -121,9 +121,9 @@ def test_an_invalid_change_is_a_400_and_saves_nothing(writer: APIClient) -> None
 
 def test_the_slug_cannot_be_changed_and_secrets_are_write_only(writer: APIClient) -> None:
     register("dummy", DUMMY)
-    answer = writer.patch(
-        "/api/models/dummy", {"slug": "other", "auth_secret": "s3cr3t-value"}, format="json"
-    )
+    renamed = writer.patch("/api/models/dummy", {"slug": "other"}, format="json")
+    assert renamed.status_code == 400 and "cannot change" in renamed.json()["fields"]["slug"][0]
+    answer = writer.patch("/api/models/dummy", {"auth_secret": "s3cr3t-value"}, format="json")
     assert answer.status_code == 200 and answer.json()["slug"] == "dummy"
     assert answer.json()["auth_secret_set"] is True and "s3cr3t-value" not in answer.content.decode()
     assert RegisteredModel.objects.get().auth_secret == "s3cr3t-value"
