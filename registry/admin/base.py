@@ -54,10 +54,11 @@ class WriteOnlySecretsAdmin(AuditedAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if self.has_change_permission(request, obj):
             return fieldsets
-        return [
+        kept = [
             (name, {**options, "fields": [f for f in options["fields"] if f not in self.write_only_fields]})
             for name, options in fieldsets
         ]
+        return [(name, options) for name, options in kept if options["fields"]]  # no empty section
 
 
 class WriteOnlySecretsForm(forms.ModelForm):  # type: ignore[type-arg]

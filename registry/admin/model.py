@@ -80,7 +80,7 @@ class RegisteredModelForm(WriteOnlySecretsForm):
     secret_fields = ("auth_secret",)
     kind = forms.ChoiceField(choices=kind_choices)
     protocol_password = forms.CharField(
-        label="basic-auth password",
+        label="Basic-auth password",
         required=False,
         widget=forms.PasswordInput(render_value=False),
         help_text="Stored hashed; leave empty to keep the current one.",
@@ -214,8 +214,9 @@ class RegisteredModelAdmin(WriteOnlySecretsAdmin):
     change_form_template = "admin/hub/registeredmodel_change_form.html"
     fieldsets = (*FIELDSETS_BEFORE_KINDS, *kind_fieldsets(), *FIELDSETS_AFTER_KINDS)
 
-    @admin.display(description="version")
+    @admin.display(description="served as")
     def model_version_display(self, obj: RegisteredModel) -> str:
+        """The version Label Studio sees: the model's own, or ``<slug>@<version>``."""
         return obj.model_version
 
     @admin.display(description="latency")

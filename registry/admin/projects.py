@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -10,6 +11,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
@@ -126,6 +128,13 @@ class ClassMappingForm(forms.ModelForm):  # type: ignore[type-arg]
         return cleaned
 
 
+def time_ago(moment: datetime) -> str:
+    """'just now' within the minute, else '3 minutes ago' (the largest unit only)."""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, depth=1)} ago"
+
+
 class ClassMappingInline(admin.TabularInline):  # type: ignore[type-arg]
     """The project's class mapping as one table: each model class, the label it maps to (only labels
     that fit), its threshold, and the results the model gave for it here; unmapped rows stand out."""
@@ -133,10 +142,15 @@ class ClassMappingInline(admin.TabularInline):  # type: ignore[type-arg]
     model = ClassMapping
     form = ClassMappingForm
     extra = 0
-    fields = ("model_class", "class_type", "target", "threshold", "results", "mapping_state")
-    readonly_fields = ("model_class", "class_type", "results", "mapping_state")
+    fields = ("class_name", "class_type", "target", "threshold", "results", "mapping_state")
+    readonly_fields = ("class_name", "class_type", "results", "mapping_state")
     can_delete = False
     verbose_name_plural = "class mapping"
+    classes = ["hub-mapping"]
+
+    @admin.display(description="model class")
+    def class_name(self, obj: ClassMapping) -> str:
+        return obj.model_class.name
 
     @admin.display(description="type")
     def class_type(self, obj: ClassMapping) -> str:
@@ -147,9 +161,7 @@ class ClassMappingInline(admin.TabularInline):  # type: ignore[type-arg]
         if not obj.results_total or obj.last_result_at is None:
             return "none yet"
         return format_html(
-            '{} <span class="hub-quiet">(last {} ago)</span>',
-            obj.results_total,
-            timesince(obj.last_result_at),
+            '{} <span class="hub-quiet">(last one {})</span>', obj.results_total, time_ago(obj.last_result_at)
         )
 
     @admin.display(description="state")
@@ -169,12 +181,23 @@ class ClassMappingInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(ModelProject)
 class ModelProjectAdmin(WriteOnlySecretsAdmin):
+    """A model in one project: what it serves there, then its class mapping table; counters and the
+    /setup token (write-only: a Label Studio user's key) folded away."""
+
     class Media:
         css = {"all": ("registry/admin/hub.css",)}
 
     form = ModelProjectForm
     # The token the model's /setup brought (its view of the project's Label Studio).
     write_only_fields = ("access_token",)
+    fieldsets = (
+        (None, {"fields": ("model", "project", "model_version_display", "active_version")}),
+        (
+            "Counters",
+            {"classes": ("collapse",), "fields": ("first_seen_at", "last_seen_at", *COUNTER_FIELDS)},
+        ),
+        ("Label Studio token", {"classes": ("collapse",), "fields": ("access_token",)}),
+    )
 
     list_display = (
         "model",
@@ -202,7 +225,7 @@ class ModelProjectAdmin(WriteOnlySecretsAdmin):
     # admin may not import them (dependencies point down).
     actions: list[Any] = []
 
-    @admin.display(description="model_version")
+    @admin.display(description="served as")
     def model_version_display(self, obj: ModelProject) -> str:
         return obj.model_version
 

@@ -70,6 +70,20 @@ def assert_accessible(page: Any, name: str) -> None:
     assert not violations, f"{name}: {json.dumps(violations, indent=1)}"
 
 
+def box(locator: Any) -> dict[str, float]:
+    found: dict[str, float] = locator.bounding_box()
+    return found
+
+
+def overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
 def post(hub: LiveHub, path: str, body: dict[str, Any]) -> requests.Response:
     return requests.post(hub.url + path, json=body, timeout=30)
 
@@ -95,6 +109,9 @@ def test_the_dashboard_shows_each_model_with_its_traffic_and_the_running_jobs(
 
     page.goto(f"{live_hub.url}/admin/")
     assert "WOW AI Hub" in page.title() and "WOW AI Hub" in page.inner_text("#site-name")
+    # The dashboard uses the page's width: the cards side by side, not one narrow column.
+    first, second = (box(page.locator("article.hub-card").nth(i)) for i in (0, 1))
+    assert first["y"] == second["y"] and second["x"] >= first["x"] + first["width"], (first, second)
     card = page.locator("article.hub-card", has_text="dummy")
     assert card.locator("code", has_text="/ml/dummy").first.inner_text().endswith("/ml/dummy")
     stats = card.locator(".hub-stats").inner_text()
@@ -178,6 +195,11 @@ def test_an_external_model_is_registered_the_v7_way(page: Any, live_hub: LiveHub
     assert "was added successfully" in messages
     assert "Paste this URL into Label Studio" in messages and "/ml/browser-detector" in messages
     assert page.locator(".hub-url code").first.inner_text().endswith("/ml/browser-detector")
+    assert page.locator(".field-model_version_display label").inner_text() == "Served as:"
+    # The history button sits above the form, over none of the panels before it.
+    history = box(page.locator(".object-tools"))
+    for panel in page.locator(".hub-panel").all():
+        assert not overlap(history, box(panel)), (history, box(panel))
     model = RegisteredModel.objects.get(slug="browser-detector")
     assert model.classes.count() == 8  # fetched on save, as tried
     shot(page, "04-registered-model-page")
@@ -222,7 +244,9 @@ def test_the_class_mapping_table_changes_and_shows_results_per_class(
     assert circle.locator("select").input_value() == '["label", "Ball"]'
     options = circle.locator("select option").all_inner_texts()
     assert options == ["(unmapped)", "label: Box", "label: Ball"], options  # only labels that fit
-    assert circle.locator("td.field-results").inner_text().startswith("1 ")
+    assert circle.locator("td.field-results").inner_text() == "1 (last one just now)"
+    assert not page.locator("td.original p").first.is_visible()  # the state column says it once
+    assert not page.locator("#id_access_token").is_visible()  # the /setup token's field is folded away
     triangle = page.locator("tr", has_text="triangle")  # a polygon: no RectangleLabels can show it
     assert "unmapped" in triangle.locator("td.field-mapping_state").inner_text()
     background = triangle.locator("td.field-mapping_state").evaluate(
@@ -269,3 +293,22 @@ def test_a_trained_version_is_activated_from_the_models_page(page: Any, live_hub
     setup = {"project": "6", "schema": CFG, "hostname": "http://ls"}  # the project of the link above
     assert post(live_hub, "/ml/trained/setup", setup).json()["model_version"] == "trained@1.1"
     shot(page, "08-version-activated")
+
+
+def test_an_api_token_is_issued_in_the_admin_copied_and_used(page: Any, live_hub: LiveHub) -> None:
+    page.goto(f"{live_hub.url}/admin/api/apitoken/add/")
+    page.fill("#id_name", "WOW AI")
+    page.select_option("#id_scope", "write")
+    page.click("input[name=_save]")
+    page.wait_for_selector("#api-token")
+    page.click("button.hub-copy")
+    secret = page.evaluate("() => navigator.clipboard.readText()")
+    assert secret.startswith("hub_") and secret == page.inner_text("#api-token")
+    shot(page, "09-api-token-issued")
+    assert_accessible(page, "token issued")
+    answer = requests.get(
+        f"{live_hub.url}/api/token", headers={"Authorization": f"Bearer {secret}"}, timeout=10
+    )
+    assert (answer.status_code, answer.json()["scope"], answer.json()["user"]) == (200, "write", "admin")
+    page.goto(f"{live_hub.url}/admin/api/apitoken/")
+    assert secret not in page.content()  # shown once: the list has its prefix only

@@ -51,7 +51,10 @@
           { label: "failed tasks", data: data.task_errors, backgroundColor: "#e0a030" }
         ]
       },
-      options: common
+      options: Object.assign({}, common, {
+        // Counts: whole numbers on the axis, never "0.5 requests".
+        scales: { x: common.scales.x, y: { beginAtZero: true, ticks: { precision: 0, font: { size: 10 } } } }
+      })
     });
   }
 
