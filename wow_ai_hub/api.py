@@ -8,18 +8,28 @@ model is registered by its import path and ``/predict`` is ``/ml/<slug>/predict`
 client. Events that start training run at once in this process after their call (an embedded worker),
 so ``fit`` sees what the test patched.
 
-Outside a configured Django (a backend's own ``pytest``), it sets the Hub up on its own SQLite file in a
-temporary data directory, unless ``DATABASE_URL`` / ``HUB_DATA_DIR`` say otherwise. With
+Served (``app.run()`` in a backend's ``_wsgi.py``, or ``gunicorn _wsgi:app`` as upstream's Dockerfiles
+do), each process trains in a thread of its own: queued jobs of the model run once their debounce is
+over, so Label Studio's annotations reach ``fit`` without a separate worker.
+
+Outside a configured Django (a backend's own ``pytest``), it sets the Hub up on its own SQLite file in
+``$MODEL_DIR/.hub-data`` when ``MODEL_DIR`` is set (as upstream keeps its state in ``MODEL_DIR``, so a
+restarted server keeps what it learnt), else in a temporary data directory, unless ``DATABASE_URL`` /
+``HUB_DATA_DIR`` say otherwise. With
 ``WOW_AI_HUB_TEST_URL`` set, the test client speaks HTTP to that running backend instead (``wow-ai-ml
 start``, or a Hub's ``/ml/<slug>``), so the same test file checks a deployed model.
 """
 
 from __future__ import annotations
 
+import itertools
 import json as jsonlib
+import logging
 import os
 import re
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,6 +37,12 @@ from wow_ai_hub.model import WOWAIHUB
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
+
+logger = logging.getLogger(__name__)
+
+# How often a served app's trainer looks for jobs that are due, and reaps runs whose process died.
+TRAINER_POLL_SECONDS = 1.0
+TRAINER_REAP_EVERY = 30
 
 
 def _ensure_django() -> None:
@@ -36,8 +52,10 @@ def _ensure_django() -> None:
     if settings.configured:
         return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hubsite.settings")
-    if "DATABASE_URL" not in os.environ:
-        os.environ.setdefault("HUB_DATA_DIR", tempfile.mkdtemp(prefix="wow-ai-hub-app-"))
+    if "DATABASE_URL" not in os.environ and "HUB_DATA_DIR" not in os.environ:
+        model_dir = os.environ.get("MODEL_DIR")
+        data_dir = os.path.join(os.path.abspath(model_dir), ".hub-data") if model_dir else ""
+        os.environ["HUB_DATA_DIR"] = data_dir or tempfile.mkdtemp(prefix="wow-ai-hub-app-")
     import django
     from django.core.management import call_command
 
@@ -191,6 +209,8 @@ class HubApp:
         self.slug = slug
         self.config: dict[str, Any] = {}  # what tests set (TESTING); the Hub reads nothing from it
         self._wsgi: Callable[[Environ, StartResponse], Iterable[bytes]] | None = None
+        self._trainer: threading.Thread | None = None
+        self._trainer_lock = threading.Lock()
 
     def hub_path(self, path: str) -> str:
         """``/predict`` -> ``/ml/<slug>/predict``: the model's protocol routes."""
@@ -202,21 +222,66 @@ class HubApp:
         return HubTestClient(self)
 
     def run_queued_jobs(self) -> None:
-        """The embedded worker: run this model's queued training jobs now, in this thread."""
+        """The test client's embedded worker: run this model's queued training jobs now, in this thread."""
         from registry.models import TrainingJob
-        from training.tasks import training_job_run
 
         queued = TrainingJob.objects.filter(
             model_project__model__slug=self.slug, status=TrainingJob.Status.QUEUED
         )
-        for job_id in list(queued.values_list("pk", flat=True)):
-            TrainingJob.objects.filter(pk=job_id).update(not_before=None)  # no debounce: run it now
-            training_job_run(job_id, worker="init_app")
+        queued.update(not_before=None)  # no debounce: run them now
+        self.run_due_jobs(worker="init_app")
+
+    def run_due_jobs(self, worker: str) -> int:
+        """Run this model's queued training jobs whose debounce is over; how many ran here. Each is
+        claimed first, so processes serving the same database never run one twice."""
+        from django.db.models import Q
+        from django.utils import timezone
+
+        from registry.models import TrainingJob
+        from training.tasks import training_job_run
+
+        due = TrainingJob.objects.filter(
+            Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()),
+            model_project__model__slug=self.slug,
+            status=TrainingJob.Status.QUEUED,
+        )
+        return sum(bool(training_job_run(pk, worker=worker)) for pk in list(due.values_list("pk", flat=True)))
+
+    def _train_forever(self) -> None:
+        """The served app's trainer thread: due jobs, and now and then the reaper (a run whose
+        process was stopped is queued again)."""
+        from django.db import close_old_connections
+
+        from training.tasks import jobs_reap
+
+        worker = f"init_app:{os.getpid()}"
+        for turn in itertools.count():  # forever; a daemon thread ends with its process
+            try:
+                if turn % TRAINER_REAP_EVERY == 0:
+                    jobs_reap()
+                self.run_due_jobs(worker)
+            except Exception:
+                logger.exception("The training thread of %s failed; it goes on", self.slug)
+            finally:
+                close_old_connections()
+            time.sleep(TRAINER_POLL_SECONDS)
+
+    def start_trainer(self) -> None:
+        """Start this process's trainer thread, once (a served app has no Celery worker beside it)."""
+        with self._trainer_lock:
+            if self._trainer is None or not self._trainer.is_alive():
+                self._trainer = threading.Thread(
+                    target=self._train_forever, name=f"wow-ai-hub-trainer-{self.slug}", daemon=True
+                )
+                self._trainer.start()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        """WSGI: the model's protocol at the root, as label_studio_ml serves it."""
+        """WSGI: the model's protocol at the root, as label_studio_ml serves it, with a trainer thread
+        in this process (started at the first request, so after gunicorn's fork)."""
         from django.core.wsgi import get_wsgi_application
 
+        if self._trainer is None:
+            self.start_trainer()
         if self._wsgi is None:
             self._wsgi = get_wsgi_application()
         environ["PATH_INFO"] = self.hub_path(environ.get("PATH_INFO", "/"))
