@@ -121,6 +121,13 @@ def fetch_for_sdk(value: str, task_id: int | None, label_studio: tuple[str, str,
     return resolve_media(value, task_id=task_id, access=access)[0]
 
 
+def access_token_for_sdk(label_studio: tuple[str, str, bool]) -> str:
+    """What the SDK's ``get_label_studio_access_token`` answers (``wow_ai_hub.label_studio``'s
+    exchanger): the token ``label_studio_headers`` sends, without its scheme."""
+    header = label_studio_headers(LabelStudioAccess(*label_studio))["Authorization"]
+    return header.split(" ", 1)[1]
+
+
 def resolve_media(value: str, *, task_id: int | None, access: LabelStudioAccess | None) -> tuple[bytes, str]:
     """The bytes and content type a ``task.data`` value refers to."""
     if value.startswith("data:"):

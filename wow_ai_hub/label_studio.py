@@ -11,6 +11,19 @@ from typing import Any
 
 LabelStudioView = Callable[[], tuple[str, str, bool] | None]
 
+# How the project's token becomes the one to send: (address, token, private address trusted) -> a
+# legacy token as it is, a personal access token (a JWT refresh token) exchanged for a fresh access
+# token. The Hub installs its exchange (cached per worker) when its serving app is ready.
+TokenExchanger = Callable[[tuple[str, str, bool]], str]
+_exchanger: TokenExchanger | None = None
+
+
+def access_token_exchanger_install(exchange: TokenExchanger) -> None:
+    """Turn personal access tokens into access tokens through ``exchange`` (the Hub's)."""
+    global _exchanger
+    _exchanger = exchange
+
+
 # Paths Label Studio serves itself (uploads, local storage, storage proxies).
 LABEL_STUDIO_PATHS = ("/data/", "data/", "/upload/", "upload/", "/storage-data/", "/tasks/")
 # Cloud storage, which Label Studio presigns.
@@ -32,9 +45,13 @@ class LabelStudioMixin:
         return view[0] if view else None
 
     def get_label_studio_access_token(self) -> str | None:
-        """The project's Label Studio API token, or None while the Hub has none."""
-        view = self._label_studio_view()
-        return view[1] or None if view else None
+        """A token for the project's Label Studio, or None while the Hub has none: a legacy token as
+        it is, and for a personal access token a fresh access token (``Authorization: Bearer``), as
+        label-studio-ml-backend gives it."""
+        view = self._label_studio() if self._label_studio else None
+        if not view or not view[0] or not view[1]:
+            return None
+        return _exchanger((view[0].rstrip("/"), view[1], view[2])) if _exchanger else view[1]
 
     def get_label_studio_client(self) -> Any:
         """label-studio-sdk's ``LabelStudio`` client for the project's instance, with the Hub's

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,19 @@ from django.test import Client
 from PIL import Image
 
 import inference.sdk
+from inference import media
 from registry.models import LabelStudioInstance, TrainingJob
 from tests.conftest import register
+from tests.registry.test_clients_and_media import jwt, ok_json
+
+# The loopback HTTP server fixture, re-exported for pytest.
+from tests.registry.test_clients_and_media import serve as serve
 from training.tasks import training_job_run
 from wow_ai_hub import utils
+from wow_ai_hub.binding import HubBinding, bound
 from wow_ai_hub.model import WOWAIHUB, LabelStudioMLBase, bumped_version, uses_classic_fit
 from wow_ai_hub.response import ModelResponse
+from wow_ai_hub.state import MemoryStateStore
 
 CFG = '<View><Text name="text" value="$text"/><TextArea name="note" toName="text"/></View>'
 PROJECT = {"id": 7, "created_at": "2024-01-01T00:00:00Z", "label_config": CFG}
@@ -193,3 +201,22 @@ def test_a_version_fit_sets_without_a_new_hub_version_reaches_every_worker(setti
     [job] = run_jobs()  # fit bumps the version and returns nothing: no new Hub version, no new instance
     assert job.status == "succeeded" and job.resulting_version is None
     assert predict("repeater")["model_version"] == "Repeater-v0.1.0"
+
+
+def test_a_personal_access_token_reaches_the_model_as_a_fresh_access_token(serve: Any) -> None:
+    """As label-studio-ml-backend's: a legacy token as it is, a personal access token (a JWT refresh
+    token) exchanged with the project's Label Studio for an access token, once per worker."""
+    access = jwt({"exp": time.time() + 300, "token_type": "access"})
+    label_studio = serve({"/api/token/refresh/": ok_json({"access": access})})
+    refresh = jwt({"exp": time.time() + 3600, "token_type": "refresh"})
+    media._access_tokens.clear()
+
+    def model_with(token: str) -> WOWAIHUB:
+        view = (label_studio.url + "/", token, True)
+        with bound(HubBinding(state=MemoryStateStore(), model_version="m@1", label_studio=lambda: view)):
+            return WOWAIHUB()
+
+    assert model_with("legacy-abc").get_label_studio_access_token() == "legacy-abc"
+    model = model_with(refresh)
+    assert model.get_label_studio_access_token() == model.get_label_studio_access_token() == access
+    assert [path for _, path, _, _ in label_studio.hits] == ["/api/token/refresh/"]

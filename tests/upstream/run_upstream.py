@@ -7,7 +7,8 @@ from a fetched git directory into a temporary folder each run.
     python tests/upstream/run_upstream.py --mirror /path/to/label-studio-ml-backend.git [--install]
 
 Modes: ``inprocess`` (their test_api.py through ``wow_ai_hub.api.init_app``), ``start`` (the same file
-over HTTP against ``wow-ai-ml start`` on the example folder) and ``hub`` (against its ``/ml/<slug>``).
+over HTTP against ``wow-ai-ml start`` on the example folder), ``hub`` (against its ``/ml/<slug>``) and
+``wsgi`` (against the example's own ``_wsgi.py`` under ``gunicorn --preload``, as its Dockerfile runs it).
 ``--install`` puts what the examples need and the Hub lacks into ``.upstream/venv``, a virtualenv
 layered on the Hub's (the Hub's packages pinned as constraints, so nothing of the Hub's changes).
 """
@@ -160,7 +161,8 @@ def copy_example(mirror: str, example: Example, into: Path) -> Path:
     if example.revision != "HEAD":
         (folder / "test_hub_smoke.py").write_text(SMOKE_TEST)
         (folder / "_wsgi.py").write_text(
-            f"from wow_ai_hub.api import init_app\nfrom model import {example.model_class}\n"
+            f"from wow_ai_hub.api import init_app\nfrom model import {example.model_class}\n\n"
+            f"app = init_app(model_class={example.model_class})\n"
         )
     if example.derived is not None:
         source, copy, change = example.derived
@@ -269,11 +271,31 @@ def run_tests(folder: Path, example: Example, env: dict[str, str], report: Path)
     return {"passed": passed, "total": total, "failures": failures}
 
 
-def serve(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def server_command(server: str, folder: Path, port: int) -> list[str]:
+    """``start``: ``wow-ai-ml start`` on the folder; ``wsgi``: the example's own ``_wsgi.py`` under
+    gunicorn, as its Dockerfile runs it."""
+    if server == "start":
+        return [
+            python(),
+            "-m",
+            "wow_ai_hub.cli",
+            "start",
+            str(folder),
+            "-p",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ]
+    bind = ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8", "--timeout", "0"]
+    return [python(), "-m", "gunicorn", "--preload", *bind, "_wsgi:app"]
+
+
+def serve(server: str, folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    log = (folder / "wow-ai-ml-start.log").open("w")
+    log = (folder / f"{server}.log").open("w")
     process = subprocess.Popen(
-        [python(), "-m", "wow_ai_hub.cli", "start", str(folder), "-p", str(port), "--host", "127.0.0.1"],
+        server_command(server, folder, port),
+        cwd=folder,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -291,6 +313,10 @@ def serve(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], s
     return process, ""
 
 
+# HTTP modes: the server each runs against, and the path the tests' client prefixes.
+HTTP_MODES = {"start": ("start", ""), "hub": ("start", "/ml/{slug}"), "wsgi": ("wsgi", "")}
+
+
 def run_example(
     mirror: str, name: str, example: Example, modes: list[str], workdir: Path
 ) -> dict[str, object]:
@@ -299,17 +325,21 @@ def run_example(
     if "inprocess" in modes:
         env = base_env(example, workdir / name / ".inprocess-data", folder)
         results["inprocess"] = run_tests(folder, example, env, workdir / f"{name}-inprocess.xml")
-    http_modes = [m for m in modes if m in ("start", "hub")]
-    if http_modes:
+    for server in ("start", "wsgi"):
+        server_modes = [m for m in modes if m in HTTP_MODES and HTTP_MODES[m][0] == server]
+        if not server_modes:
+            continue
         env = base_env(example, folder / ".hub-data", folder)
-        process, url = serve(folder, env)
+        if server == "wsgi":  # as the Dockerfile: nothing but MODEL_DIR says where the state goes
+            env.pop("HUB_DATA_DIR")
+        process, url = serve(server, folder, env)
         try:
-            for mode in http_modes:
+            for mode in server_modes:
                 if not url:
-                    log = (folder / "wow-ai-ml-start.log").read_text()[-400:]
-                    results[mode] = {"passed": 0, "total": 0, "failures": {"(wow-ai-ml start)": log}}
+                    log = (folder / f"{server}.log").read_text()[-400:]
+                    results[mode] = {"passed": 0, "total": 0, "failures": {f"({server})": log}}
                     continue
-                target = url if mode == "start" else f"{url}/ml/{slug_of(example)}"
+                target = url + HTTP_MODES[mode][1].format(slug=slug_of(example))
                 results[mode] = run_tests(
                     folder, example, {**env, "WOW_AI_HUB_TEST_URL": target}, workdir / f"{name}-{mode}.xml"
                 )
@@ -325,7 +355,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirror", default=os.environ.get("UPSTREAM_GIT_DIR", DEFAULT_MIRROR))
     parser.add_argument("--examples", default=",".join(EXAMPLES))
-    parser.add_argument("--modes", default="inprocess,start,hub")
+    parser.add_argument("--modes", default="inprocess,start,hub,wsgi")
     parser.add_argument(
         "--install", action="store_true", help="install what the examples need (.upstream/venv)"
     )
