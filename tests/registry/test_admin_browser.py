@@ -56,6 +56,9 @@ def page(browser: Any, live_hub: LiveHub) -> Iterator[Any]:  # noqa: F811 - the 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_hub.url)
     tab = context.new_page()
+    # The admin works offline: every file a page loads (Chart.js included) comes from the Hub itself.
+    fetched: list[str] = []
+    tab.on("request", lambda request: fetched.append(request.url))
     tab.goto(f"{live_hub.url}/admin/login/")
     tab.fill("#id_username", "admin")
     tab.fill("#id_password", PASSWORD)
@@ -63,6 +66,8 @@ def page(browser: Any, live_hub: LiveHub) -> Iterator[Any]:  # noqa: F811 - the 
     tab.wait_for_selector("#hub-models-title")
     yield tab
     context.close()
+    elsewhere = [url for url in fetched if not url.startswith((live_hub.url + "/", "data:", "blob:"))]
+    assert fetched and not elsewhere, elsewhere
 
 
 def assert_accessible(page: Any, name: str) -> None:
@@ -312,3 +317,17 @@ def test_an_api_token_is_issued_in_the_admin_copied_and_used(page: Any, live_hub
     assert (answer.status_code, answer.json()["scope"], answer.json()["user"]) == (200, "write", "admin")
     page.goto(f"{live_hub.url}/admin/api/apitoken/")
     assert secret not in page.content()  # shown once: the list has its prefix only
+
+
+def test_the_api_docs_load_from_the_hub_alone(browser: Any, live_hub: LiveHub) -> None:  # noqa: F811
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    fetched: list[str] = []
+    tab.on("request", lambda request: fetched.append(request.url))
+    tab.goto(f"{live_hub.url}/api/docs/")
+    tab.wait_for_selector(".opblock-summary-path", timeout=30_000)  # Swagger UI drew the operations
+    assert "Register a model" in tab.inner_text("body")
+    shot(tab, "10-api-docs")
+    context.close()
+    elsewhere = [url for url in fetched if not url.startswith((live_hub.url + "/", "data:", "blob:"))]
+    assert not elsewhere, elsewhere
