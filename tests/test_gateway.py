@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError, connection
 from django.http import HttpRequest
 from django.test import Client
 
@@ -17,6 +18,14 @@ def test_gateway_health_touches_the_database(client: Client) -> None:
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "UP", "database": "ok"}
+
+    def database_down(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with connection.execute_wrapper(database_down):
+        response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
 
 
 def test_openapi_schema_and_docs_are_served(client: Client) -> None:

@@ -97,6 +97,30 @@ def test_a_task_left_without_a_prediction_is_asked_again_next_time() -> None:
     assert TaskNamingModel.asked == [[1, 2], [1]]  # task 2's answer came from the cache
 
 
+def test_a_task_left_without_a_prediction_beside_cached_ones_is_the_one_asked_again() -> None:
+    register("naming", "tests.models.short_answers.TaskNamingModel")
+    tasks = {n: {"id": n, "data": {"text": f"text {n}"}} for n in (1, 2, 4)}
+
+    predict("naming", [tasks[2]], ECHO_CFG)
+    # 2 from the cache; of 4 and 1, asked together, 1 is left without an answer.
+    predict("naming", [tasks[2], tasks[4], tasks[1]], ECHO_CFG)
+    predict("naming", [tasks[4], tasks[1]], ECHO_CFG)
+
+    assert TaskNamingModel.asked == [[2], [4, 1], [1]]
+
+
+def test_a_task_left_without_a_prediction_in_a_later_batch_is_the_one_asked_again() -> None:
+    register("batched", "tests.models.short_answers.BatchedTaskNamingModel")
+    tasks = [{"id": n, "data": {"text": f"text {n}"}} for n in (2, 4, 6, 1)]
+
+    results = predict("batched", tasks, ECHO_CFG)
+    predict("batched", tasks, ECHO_CFG)
+
+    texts = [[r["value"]["text"][0] for r in result["result"]] for result in results]
+    assert texts == [["task 2"], ["task 4"], ["task 6"], []]
+    assert TaskNamingModel.asked == [[2, 4], [6, 1], [1]]  # only task 1 was left without an answer
+
+
 class SkippingBackend(QuietHandler):
     """A remote ML backend that, like interactive_substring_matching, skips tasks with no text."""
 

@@ -67,3 +67,9 @@ class TaskNamingModel(LabelStudioMLBase):
             for task in reversed(tasks)
             if task["id"] % 2 == 0
         ]
+
+
+class BatchedTaskNamingModel(TaskNamingModel):
+    """The same, asked two tasks at a time."""
+
+    preferred_batch_size = 2

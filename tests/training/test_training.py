@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from registry.models import Annotation, ModelProject, ModelVersion, TrainingJob,
 from registry.services import model_version_activate
 from tests.conftest import WorkerFactory, register, wait_for
 from training.services import job_cancel
-from training.tasks import training_request
+from training.tasks import run_training_job, training_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -118,6 +119,27 @@ def test_an_event_the_database_failed_to_store_is_never_acknowledged(client: Cli
     status, body = post(client, "/ml/text-classifier/webhook", event)
     assert status == 201 and body["duplicate"] is False
     assert WebhookEvent.objects.get().pk == body["event"] and TrainingJob.objects.get().pk == body["job"]
+
+
+def test_a_broker_that_does_not_answer_never_holds_the_webhooks_answer(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register("text-classifier", "examples.text_classifier.model.TextClassifier")
+    released, publishers = threading.Event(), []
+
+    def stuck(*args: Any, **kwargs: Any) -> None:  # Redis accepting the connection, then silent
+        publishers.append(threading.current_thread())
+        released.wait(10)
+
+    monkeypatch.setattr(run_training_job, "apply_async", stuck)
+    try:
+        status, body = post(client, "/ml/text-classifier/webhook", annotation_event(1, *TRAIN[0]))
+        assert status == 201
+        assert TrainingJob.objects.get(pk=body["job"]).status == "queued"  # the reaper publishes it later
+        wait_for(lambda: publishers, what="the publish to start")
+        assert publishers[0] is not threading.current_thread(), "the answer waited for the broker"
+    finally:
+        released.set()
 
 
 def test_an_event_is_stored_before_the_ack_and_runs_when_a_worker_comes_up(
