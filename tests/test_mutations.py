@@ -34,6 +34,34 @@ def test_the_security_page_names_the_mutation_of_each_of_its_promises() -> None:
     assert not missing, f"docs/security.md does not name {missing}"
 
 
+# The tables whose every row is a promise, and whose last column names its mutations.
+PROMISE_SECTIONS = ("## Access", "## Secrets", "## Outbound requests", "## Input", "## Faults")
+
+
+def promise_rows() -> list[tuple[str, str]]:
+    """(promise, mutations cell) of each row of docs/security.md's promise tables."""
+    rows, section = [], ""
+    for line in (REPO_ROOT / "docs" / "security.md").read_text().splitlines():
+        if line.startswith("## "):
+            section = line
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        heading = not cells or cells[0] in ("Promise", "Fault") or set(cells[0]) <= set("- ")
+        if section.startswith(PROMISE_SECTIONS) and not heading:
+            rows.append((cells[0], cells[-1]))
+    return rows
+
+
+def test_every_promise_on_the_security_page_names_mutations_of_the_catalog() -> None:
+    rows = promise_rows()
+    assert len(rows) > 40
+    catalog = {m.id for m in load_catalog()}
+    for promise, cell in rows:
+        named = re.findall(r"`([a-z0-9-]+)`", cell)
+        # A row without a mutation says why, after a dash (a measurement of the whole, say).
+        assert named or cell.startswith("—"), f"{promise[:60]!r} names no mutation"
+        assert set(named) <= catalog, f"{promise[:60]!r} names {set(named) - catalog}, not in the catalog"
+
+
 TINY_MODULE = "def limit(n):\n    return min(n, 10)\n"
 TINY_TESTS = (
     "from limits import limit\n\n\n"
