@@ -154,6 +154,7 @@ def test_an_external_model_is_registered_the_v7_way(page: Any, live_hub: LiveHub
     server_box = page.locator("fieldset.hub-kind-http")
     page.select_option("#id_kind", "python")
     assert python_box.is_visible() and not server_box.is_visible()
+    shot(page, "02a-register-python-kind")
     page.select_option("#id_kind", "http")  # the kind first, then only its fields
     assert server_box.is_visible() and not python_box.is_visible()
     assert page.locator(".field-image_transport").is_visible()
