@@ -129,15 +129,22 @@ class MediaMixin:
     def preload_task_data(self, task: dict[str, Any], value: Any = None, read_file: bool = True) -> Any:
         """``value`` (default ``task["data"]``) with every media reference replaced by the file's text,
         or by its local path when ``read_file`` is false. A plain absolute path counts as media when
-        such a file exists (and is then read only under the document root)."""
-        value = task.get("data") if value is None else value
+        such a file exists (and is then read only under the document root); a ``None`` inside the data
+        stays ``None``."""
+        return self._preload(task, task.get("data") if value is None else value, read_file)
+
+    def _preload(self, task: dict[str, Any], value: Any, read_file: bool) -> Any:
         if isinstance(value, dict):
-            return {key: self.preload_task_data(task, item, read_file) for key, item in value.items()}
+            return {key: self._preload(task, item, read_file) for key, item in value.items()}
         if isinstance(value, list):
-            return [self.preload_task_data(task, item, read_file) for item in value]
+            return [self._preload(task, item, read_file) for item in value]
         if isinstance(value, str) and (
-            value.startswith(MEDIA_PREFIXES) or (os.path.isabs(value) and os.path.lexists(value))
+            value.startswith(MEDIA_PREFIXES) or (os.path.isabs(value) and os.path.exists(value))
         ):
-            path = self.get_local_path(value, task_id=task.get("id"))
-            return Path(path).read_text() if read_file else path
+            path = self.get_local_path(url=value, task_id=task.get("id"))
+            if not read_file:
+                return path
+            # Opened as label-studio-ml-backend opens it: its tests assert this very call.
+            with open(path, "r") as file:  # noqa: UP015
+                return file.read()
         return value

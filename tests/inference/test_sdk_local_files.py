@@ -77,6 +77,25 @@ def test_a_missing_or_empty_name_is_refused(root: Path) -> None:
         WOWAIHUB().get_local_path("/data/local-files/?d=docs")  # a folder is not a file
 
 
+def test_preload_walks_nested_data_and_keeps_what_is_not_media(root: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(root / "docs")  # a relative name of an existing file is still text, not a file
+    doc = "/data/local-files/?d=docs/a.txt"
+    data = {
+        "root": {"urls": [doc, doc], "text": "a.txt"},
+        "int": 1,
+        "float": 4.2,
+        "bool": False,
+        "null": None,
+    }
+    assert WOWAIHUB().preload_task_data({"id": 1, "data": data}) == {
+        "root": {"urls": ["inside", "inside"], "text": "a.txt"},
+        "int": 1,
+        "float": 4.2,
+        "bool": False,
+        "null": None,
+    }
+
+
 def test_without_a_root_no_file_path_is_read(tmp_path: Path, settings: Any) -> None:
     settings.LOCAL_FILES_DOCUMENT_ROOT = ""
     os.environ.pop("LOCAL_FILES_DOCUMENT_ROOT", None)
