@@ -49,7 +49,7 @@ axe:
 # git directory (UPSTREAM_GIT_DIR); what they need beyond the Hub goes into .upstream/venv.
 UPSTREAM_GIT_DIR ?= /work/.mirror/HumanSignal+label-studio-ml-backend/repo
 upstream-examples: $(VENV)/.dev
-	$(PY) tests/upstream/run_upstream.py --mirror "$(UPSTREAM_GIT_DIR)" --install $(UPSTREAM_ARGS)
+	$(PY) -m tests.upstream.run_upstream --mirror "$(UPSTREAM_GIT_DIR)" --install $(UPSTREAM_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

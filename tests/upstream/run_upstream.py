@@ -4,7 +4,7 @@
 Not a test module (pytest does not collect it) and no upstream code is kept: the examples are copied
 from a fetched git directory into a temporary folder each run.
 
-    python tests/upstream/run_upstream.py --mirror /path/to/label-studio-ml-backend.git [--install]
+    python -m tests.upstream.run_upstream --mirror /path/to/label-studio-ml-backend.git [--install]
 
 Modes: ``inprocess`` (their test_api.py through ``wow_ai_hub.api.init_app``), ``start`` (the same file
 over HTTP against ``wow-ai-ml start`` on the example folder), ``hub`` (against its ``/ml/<slug>``) and
@@ -27,121 +27,14 @@ import tarfile
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
+
+from tests.upstream.example_catalog import EXAMPLES, SMOKE_TEST, Example
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAY = ROOT / ".upstream" / "venv"
 DEFAULT_MIRROR = "/work/.mirror/HumanSignal+label-studio-ml-backend/repo"
-
-
-@dataclass(frozen=True)
-class Example:
-    path: str  # in the upstream repository
-    model_class: str
-    tests: tuple[str, ...]
-    module: str = "model"
-    revision: str = "HEAD"
-    packages: tuple[str, ...] = ()  # what --install adds (beyond what the Hub has)
-    env: dict[str, str] = field(default_factory=dict)
-    note: str = ""
-    # (test file, the copy to write, how): a copy of an upstream test changed in one stated way, to
-    # show what a deliberate difference alone costs (reported as its own row, never as upstream's).
-    derived: tuple[str, str, Callable[[str], str]] | None = None
-
-
-FAKE_IMAGE_URL = "http://test_predict.easyocr.ml-backend.com/image.jpeg"
-
-
-def tesseract_local_media(text: str) -> str:
-    """Tesseract's tests with the image each fakes behind a made-up URL (patched ``requests``) named
-    as a local-storage file instead, so the Hub reads it under LOCAL_FILES_DOCUMENT_ROOT."""
-    first, marker, second = text.partition("def test_image_with_non_default_orientation")
-    local = "/data/local-files/?d=test_images/"
-    return (
-        first.replace(FAKE_IMAGE_URL, local + "image.jpeg")
-        + marker
-        + second.replace(FAKE_IMAGE_URL, local + "image_has_exif_orientation.jpeg")
-    )
-
-
-EXAMPLES = {
-    "interactive_substring_matching": Example(
-        "label_studio_ml/examples/interactive_substring_matching",
-        "InteractiveSubstringMatching",
-        ("test_api.py",),
-    ),
-    "sklearn_text_classifier": Example(
-        "label_studio_ml/examples/sklearn_text_classifier", "SklearnTextClassifier", ("test_api.py",)
-    ),
-    "timeseries_segmenter": Example(
-        "label_studio_ml/examples/timeseries_segmenter",
-        "TimeSeriesSegmenter",
-        ("tests/test_segmenter.py",),
-        # torch==2.13.0 is the CPU wheel on disk; a range would let pip fetch a multi-GB CUDA build.
-        packages=("torch==2.13.0", "torchmetrics", "pytest-mock"),
-        env={"TRAIN_EPOCHS": "10"},
-    ),
-    "spacy": Example(
-        "label_studio_ml/examples/spacy",
-        "SpacyMLBackend",
-        ("test_api.py",),
-        packages=("spacy",),
-        # spaCy's trained pipelines are not on PyPI; a blank English pipeline stands in (it finds no entities).
-        env={"SPACY_MODEL": "blank:en"},
-        note="spaCy does not publish en_core_web_sm on PyPI, so it cannot be installed here; SPACY_MODEL=blank:en",
-    ),
-    "tesseract": Example(
-        "label_studio_ml/examples/tesseract",
-        "BBOXOCR",
-        ("test_model.py",),
-        module="tesseract",
-        packages=("pytesseract", "boto3", "responses"),
-        env={"AWS_DEFAULT_REGION": "us-east-1"},
-    ),
-    "tesseract_local_image": Example(
-        "label_studio_ml/examples/tesseract",
-        "BBOXOCR",
-        ("test_model_local_image.py",),
-        module="tesseract",
-        packages=("pytesseract", "boto3", "responses"),
-        env={"AWS_DEFAULT_REGION": "us-east-1"},
-        derived=("test_model.py", "test_model_local_image.py", tesseract_local_media),
-        note="not upstream's test: its image URL replaced by the same file under local storage",
-    ),
-    "default_configs": Example("label_studio_ml/default_configs", "NewModel", ("test_api.py",)),
-    "the_simplest_backend": Example(
-        "label_studio_ml/examples/the_simplest_backend",
-        "MyModel",
-        ("test_hub_smoke.py",),
-        revision="6c04470^",  # removed upstream after this commit
-        note="ships no test file; the runner writes a smoke test of its learn-and-repeat loop",
-    ),
-}
-
-# The_simplest_backend repeats the last annotation fit saw: the loop Label Studio drives, as a test.
-SMOKE_TEST = """
-import json
-from _wsgi import init_app
-from model import MyModel
-
-CFG = '<View><Text name="text" value="$text"/><Choices name="c" toName="text"><Choice value="A"/></Choices></View>'
-RESULT = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["A"]}}]
-PROJECT = {"id": 1, "label_config": CFG, "created_at": "2024-01-01T00:00:00Z"}
-
-
-def test_it_repeats_the_last_annotation():
-    client = init_app(model_class=MyModel).test_client()
-    assert client.get("/health").status_code == 200
-    event = {"action": "ANNOTATION_CREATED", "project": PROJECT, "annotation": {"id": 1, "result": RESULT}}
-    assert client.post("/webhook", json=event).status_code == 201
-    if "WOW_AI_HUB_TEST_URL" in __import__("os").environ:
-        __import__("time").sleep(8)  # the backend's worker trains after the debounce
-    body = client.post("/predict", json={"tasks": [{"id": 2, "data": {"text": "x"}}], "project": "1.1704067200", "label_config": CFG}).json
-    assert body["results"][0]["result"][0]["value"] == RESULT[0]["value"]
-"""
 
 
 def copy_example(mirror: str, example: Example, into: Path) -> Path:
@@ -247,6 +140,7 @@ def run_tests(folder: Path, example: Example, env: dict[str, str], report: Path)
         "no:django",
         "-p",
         "no:cacheprovider",
+        "--continue-on-collection-errors",  # a file that fails to import costs its own tests only
         f"--junitxml={report}",
         *example.tests,
     ]
@@ -322,6 +216,7 @@ def run_example(
 ) -> dict[str, object]:
     folder = copy_example(mirror, example, workdir / name)
     results: dict[str, object] = {"note": example.note}
+    modes = [m for m in modes if m in example.modes]
     if "inprocess" in modes:
         env = base_env(example, workdir / name / ".inprocess-data", folder)
         results["inprocess"] = run_tests(folder, example, env, workdir / f"{name}-inprocess.xml")
@@ -374,7 +269,7 @@ def main() -> int:
     for name in names:
         print(f"== {name}", flush=True)
         everything[name] = outcome = run_example(args.mirror, name, EXAMPLES[name], modes, workdir)
-        for mode in modes:
+        for mode in (m for m in modes if m in outcome):
             result = outcome[mode]
             assert isinstance(result, dict)
             print(f"  {mode:9} {result['passed']}/{result['total']} passed", flush=True)
