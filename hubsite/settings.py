@@ -290,6 +290,13 @@ HUB_MODEL_HOSTS_ALLOWED = env.list("HUB_MODEL_HOSTS_ALLOWED", default=[])
 HUB_STANDALONE_MODEL = env.str("HUB_STANDALONE_MODEL", default="")
 if HUB_STANDALONE_MODEL:
     ROOT_URLCONF = "hubsite.standalone"
+# A backend served alone (wow-ai-ml start, or init_app in a backend's _wsgi.py): the Label Studio its
+# operator names in LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY, as label-studio-ml-backend reads them, for
+# every project whose instance has no URL or key set in the admin. A shared Hub never reads them: each
+# of its projects reaches its own Label Studio only.
+HUB_SERVED_ALONE = env.bool("HUB_SERVED_ALONE", default=bool(HUB_STANDALONE_MODEL))
+HUB_OPERATOR_LABEL_STUDIO_URL = env.str("LABEL_STUDIO_URL", default="") if HUB_SERVED_ALONE else ""
+HUB_OPERATOR_LABEL_STUDIO_API_KEY = env.str("LABEL_STUDIO_API_KEY", default="") if HUB_SERVED_ALONE else ""
 HUB_BASIC_AUTH_USER = env.str("HUB_BASIC_AUTH_USER", default="")
 HUB_BASIC_AUTH_PASS = env.str("HUB_BASIC_AUTH_PASS", default="")
 if HUB_BASIC_AUTH_USER and HUB_BASIC_AUTH_PASS:

@@ -52,6 +52,7 @@ def _ensure_django() -> None:
     if settings.configured:
         return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hubsite.settings")
+    os.environ.setdefault("HUB_SERVED_ALONE", "1")  # so LABEL_STUDIO_URL / _API_KEY are read, as upstream
     if "DATABASE_URL" not in os.environ and "HUB_DATA_DIR" not in os.environ:
         model_dir = os.environ.get("MODEL_DIR")
         data_dir = os.path.join(os.path.abspath(model_dir), ".hub-data") if model_dir else ""

@@ -1,7 +1,9 @@
 """A model's way to its project's Label Studio: address, token and label-studio-sdk's client.
 
-They come from the Hub's view of the project (``/setup`` and the admin), never from environment
-variables: one model's project must not see another project's Label Studio or token.
+They come from the Hub's view of the project (``/setup`` and the admin), not from environment
+variables: one model's project must not see another project's Label Studio or token. A backend served
+alone is its operator's: there ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` stand in for the admin
+(``HUB_SERVED_ALONE``, ``LabelStudioInstance.base_url``).
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class LabelStudioMixin:
         if view is None:
             raise RuntimeError(
                 "The Hub knows no Label Studio for this project yet: connect the model in Label Studio"
-                " (it sends its address with /setup) or set the instance's URL and token in the admin."
+                " (it sends its address with /setup) or set the instance's URL and token in the admin"
+                " (a backend served alone: LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)."
             )
         timeout = sum(settings.HUB_OUTBOUND_TIMEOUT)
         return LabelStudio(base_url=view[0], api_key=view[1] or None, timeout=timeout)  # type: ignore[no-untyped-call]

@@ -272,4 +272,4 @@ class LabelStudioInstanceAdmin(WriteOnlySecretsAdmin):
 
     @admin.display(boolean=True, description="token stored")
     def has_token(self, obj: LabelStudioInstance) -> bool:
-        return bool(obj.token)
+        return bool(obj.api_key or obj.access_token)

@@ -47,19 +47,25 @@ class LabelStudioInstance(models.Model):
 
     @property
     def base_url(self) -> str:
-        return (self.url or self.hostname).rstrip("/")
+        """The admin's URL, else the operator's of a backend served alone, else the /setup hostname."""
+        return (self.url or settings.HUB_OPERATOR_LABEL_STUDIO_URL or self.hostname).rstrip("/")
 
     @property
     def token(self) -> str:
-        """What an admin set for the instance (a model's /setup token is on its ModelProject)."""
-        return str(self.api_key or self.access_token)
+        """What an admin set for the instance, else the operator's key of a backend served alone (a
+        model's /setup token is on its ModelProject)."""
+        return str(self.api_key or self.access_token or settings.HUB_OPERATOR_LABEL_STUDIO_API_KEY)
 
     @property
     def address_trusted(self) -> bool:
         """Whether task media may be fetched from this instance on a loopback or private address. The
         hostname comes from /setup, which anyone who reaches a model without credentials can call:
-        a URL set in the admin is trusted, a /setup hostname only if HUB_MEDIA_TRUST_SETUP_HOSTNAME."""
-        return bool(self.url) or settings.HUB_MEDIA_TRUST_SETUP_HOSTNAME
+        a URL set in the admin (or by the operator of a backend served alone) is trusted, a /setup
+        hostname only if HUB_MEDIA_TRUST_SETUP_HOSTNAME."""
+        return (
+            bool(self.url or settings.HUB_OPERATOR_LABEL_STUDIO_URL)
+            or settings.HUB_MEDIA_TRUST_SETUP_HOSTNAME
+        )
 
 
 class Project(models.Model):
