@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+# The ways an example's tests run: in-process, and over HTTP against `wow-ai-ml start` (its root and
+# /ml/<slug>) and against its own _wsgi.py under gunicorn.
+MODES = ("inprocess", "start", "hub", "wsgi")
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,7 @@ class Example:
     # (test file, the copy to write, how): a copy of an upstream test changed in one stated way, to
     # show what a deliberate difference alone costs (reported as its own row, never as upstream's).
     derived: tuple[str, str, Callable[[str], str]] | None = None
-    modes: tuple[str, ...] = ("inprocess", "start", "hub", "wsgi")  # the ways it can run at all
+    modes: tuple[str, ...] = MODES  # the ways it can run at all
 
 
 FAKE_IMAGE_URL = "http://test_predict.easyocr.ml-backend.com/image.jpeg"
@@ -36,6 +40,15 @@ def tesseract_local_media(text: str) -> str:
         + second.replace(FAKE_IMAGE_URL, local + "image_has_exif_orientation.jpeg")
     )
 
+
+TESSERACT = Example(
+    "label_studio_ml/examples/tesseract",
+    "BBOXOCR",
+    ("test_model.py",),
+    module="tesseract",
+    packages=("pytesseract", "boto3", "responses"),
+    env={"AWS_DEFAULT_REGION": "us-east-1"},
+)
 
 EXAMPLES = {
     "interactive_substring_matching": Example(
@@ -63,21 +76,10 @@ EXAMPLES = {
         env={"SPACY_MODEL": "blank:en"},
         note="spaCy does not publish en_core_web_sm on PyPI, so it cannot be installed here; SPACY_MODEL=blank:en",
     ),
-    "tesseract": Example(
-        "label_studio_ml/examples/tesseract",
-        "BBOXOCR",
-        ("test_model.py",),
-        module="tesseract",
-        packages=("pytesseract", "boto3", "responses"),
-        env={"AWS_DEFAULT_REGION": "us-east-1"},
-    ),
-    "tesseract_local_image": Example(
-        "label_studio_ml/examples/tesseract",
-        "BBOXOCR",
-        ("test_model_local_image.py",),
-        module="tesseract",
-        packages=("pytesseract", "boto3", "responses"),
-        env={"AWS_DEFAULT_REGION": "us-east-1"},
+    "tesseract": TESSERACT,
+    "tesseract_local_image": replace(
+        TESSERACT,
+        tests=("test_model_local_image.py",),
         derived=("test_model.py", "test_model_local_image.py", tesseract_local_media),
         note="not upstream's test: its image URL replaced by the same file under local storage",
     ),

@@ -30,7 +30,7 @@ import xml.etree.ElementTree as ET
 from io import BytesIO
 from pathlib import Path
 
-from tests.upstream.example_catalog import EXAMPLES, SMOKE_TEST, Example
+from tests.upstream.example_catalog import EXAMPLES, MODES, SMOKE_TEST, Example
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAY = ROOT / ".upstream" / "venv"
@@ -250,7 +250,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirror", default=os.environ.get("UPSTREAM_GIT_DIR", DEFAULT_MIRROR))
     parser.add_argument("--examples", default=",".join(EXAMPLES))
-    parser.add_argument("--modes", default="inprocess,start,hub,wsgi")
+    parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument(
         "--install", action="store_true", help="install what the examples need (.upstream/venv)"
     )

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import QuietHandler, serving
+from tests.conftest import serving
 from tests.inference.test_init_app import PREDICT, WEBHOOK
+from tests.inference.test_sdk_media import CFG, TextFiles
 from tests.processes import REPO_ROOT, answers_ok, free_port, stop_group, wait_ready
 
 WSGI = """
@@ -85,33 +86,21 @@ def test_gunicorn_wsgi_app_trains_from_webhooks_and_keeps_it_across_a_restart(tm
         assert predicted(url)[0]["value"]["choices"] == ["Negative"]
 
 
-class UploadsWithOperatorKey(QuietHandler):
-    """Label Studio's uploads, for the key its operator gave the backend only."""
-
-    def do_GET(self) -> None:
-        ok = (
-            self.headers.get("Authorization") == "Token operator-key"
-            and self.path == "/data/upload/4/notes.txt"
-        )
-        self.reply(200 if ok else 401, b"hello from label studio\n" if ok else b"")
-
-
 def test_a_backend_served_alone_reaches_the_label_studio_its_environment_names(tmp_path: Path) -> None:
     """As upstream's docker-compose configures a backend: LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY,
     while Label Studio's /setup names its default address and a token that 1.23 has disabled."""
     (tmp_path / "model.py").write_text((REPO_ROOT / "tests/models/media.py").read_text())
     (tmp_path / "_wsgi.py").write_text(WSGI.format(model_class="FileLengthModel"))
-    cfg = '<View><Text name="text" value="$doc"/><TextArea name="note" toName="text"/></View>'
     setup = {
         "project": "4.1700000000",
-        "schema": cfg,
+        "schema": CFG,
         "hostname": "http://localhost:8080",
         "access_token": "x",
     }
     task = {"id": 11, "data": {"doc": "/data/upload/4/notes.txt"}}
-    body = {"tasks": [task], "project": "4.1700000000", "label_config": cfg}
-    with serving(UploadsWithOperatorKey) as label_studio:
-        env = {"LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": "operator-key"}
+    body = {"tasks": [task], "project": "4.1700000000", "label_config": CFG}
+    with serving(TextFiles) as label_studio:  # it serves the upload for TextFiles.token only
+        env = {"LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": TextFiles.token}
         with served(tmp_path, **env) as url:
             assert requests.post(f"{url}/setup", json=setup, timeout=30).status_code == 200
             response = requests.post(f"{url}/predict", json=body, timeout=30)
